@@ -1,0 +1,16 @@
+"""The app's configuration: registers the system checks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+
+
+class SymlinkMirrorConfig(AppConfig):
+    name = "symlinkmirror"
+    verbose_name = "Symlink mirror"
+
+    def ready(self) -> None:
+        from . import checks as mirror_checks
+
+        checks.register(mirror_checks.check_mirror, checks.Tags.files)

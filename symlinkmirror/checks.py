@@ -1,0 +1,122 @@
+"""System checks for misconfigurations that would build a wrong or looping mirror."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import InvalidStorageError, storages  # noqa: F401
+
+from . import conf
+from .paths import LINK_STYLES, is_within
+
+BACKEND = "symlinkmirror.storage.SymlinkOrCopyStorage"
+
+
+def check_mirror(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    from .storage import SymlinkOrCopyStorage
+
+    errors: list[checks.CheckMessage] = []
+    link_style = conf.get("LINK_STYLE")
+    if link_style not in LINK_STYLES:
+        errors.append(
+            checks.Error(
+                f"SYMLINKMIRROR_LINK_STYLE is {link_style!r}.",
+                hint=f"Use one of: {', '.join(LINK_STYLES)}.",
+                id="symlinkmirror.E005",
+            )
+        )
+    try:
+        source_specs = conf.sources()
+    except ImproperlyConfigured as exc:
+        errors.append(
+            checks.Error(str(exc), hint="See the Settings table in symlinkmirror's README.", id="symlinkmirror.E006")
+        )
+        source_specs = {}
+
+    alias = conf.get("STORAGE")
+    mirror = None
+    if alias not in settings.STORAGES:
+        errors.append(
+            checks.Warning(
+                f"STORAGES has no {alias!r} alias, so collectmirror and verifymirror have no mirror to write.",
+                hint=f"Add STORAGES[{alias!r}] = {{'BACKEND': '{BACKEND}', 'OPTIONS': {{'location': ...}}}}, or set SYMLINKMIRROR_STORAGE.",
+                id="symlinkmirror.W001",
+            )
+        )
+    else:
+        try:
+            mirror = storages[alias]
+        except (ImproperlyConfigured, InvalidStorageError, ImportError, TypeError) as exc:
+            errors.append(
+                checks.Error(
+                    f"STORAGES[{alias!r}] cannot be created: {exc}",
+                    hint="Fix its BACKEND or OPTIONS.",
+                    id="symlinkmirror.E004",
+                )
+            )
+        else:
+            if not isinstance(mirror, SymlinkOrCopyStorage):
+                errors.append(
+                    checks.Error(
+                        f"STORAGES[{alias!r}] is a {type(mirror).__name__}, not a SymlinkOrCopyStorage.",
+                        hint=f"Set its BACKEND to '{BACKEND}'.",
+                        id="symlinkmirror.E004",
+                    )
+                )
+                mirror = None
+    if mirror is None:
+        return errors
+
+    # An explicitly configured root that is missing is a typo; MEDIA_ROOT or
+    # STATIC_ROOT, the defaults, may simply not have been created yet.
+    explicit = mirror._symlink_within is not None or getattr(settings, "SYMLINKMIRROR_SYMLINK_WITHIN", None) is not None
+    for root in mirror.symlink_within:
+        if os.path.isdir(root):
+            continue
+        message = f"The symlink_within root '{root}' of STORAGES[{alias!r}] does not exist or is not a directory."
+        if explicit:
+            hint = "Create it, or fix the storage's symlink_within OPTION / SYMLINKMIRROR_SYMLINK_WITHIN."
+            errors.append(checks.Error(message, hint=hint, id="symlinkmirror.E001"))
+        else:
+            hint = (
+                "It defaults to MEDIA_ROOT and STATIC_ROOT; create the directory (collectstatic does for STATIC_ROOT)."
+            )
+            errors.append(checks.Warning(message, hint=hint, id="symlinkmirror.W002"))
+    mirror_root = mirror.real_location
+    source_roots = set(mirror.symlink_within)
+    for name, spec in source_specs.items():
+        if spec["storage"] not in settings.STORAGES:
+            errors.append(
+                checks.Error(
+                    f"SYMLINKMIRROR_SOURCES[{name!r}] names the storage alias {spec['storage']!r}, which STORAGES does not define.",
+                    hint="Add that alias to STORAGES or fix SYMLINKMIRROR_SOURCES.",
+                    id="symlinkmirror.E006",
+                )
+            )
+            continue
+        try:
+            source_roots.add(os.path.realpath(storages[spec["storage"]].path("")))
+        except (NotImplementedError, ImproperlyConfigured):
+            continue  # no local paths: nothing on disk to loop through
+    for root in sorted(source_roots):
+        if is_within(mirror_root, root):
+            errors.append(
+                checks.Error(
+                    f"The mirror location '{mirror_root}' lies inside the source root '{root}': the mirror would mirror itself.",
+                    hint="Put the mirror outside MEDIA_ROOT, STATIC_ROOT and every symlink_within root.",
+                    id="symlinkmirror.E002",
+                )
+            )
+        elif is_within(root, mirror_root):
+            errors.append(
+                checks.Error(
+                    f"The source root '{root}' lies inside the mirror location '{mirror_root}': the mirror would contain its own sources.",
+                    hint="Put the mirror location beside the source roots, not above them.",
+                    id="symlinkmirror.E003",
+                )
+            )
+    return errors

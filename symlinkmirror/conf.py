@@ -1,0 +1,67 @@
+"""App settings: every SYMLINKMIRROR_* setting, its default, and a get() helper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+PREFIX = "SYMLINKMIRROR_"
+
+DEFAULTS: dict[str, Any] = {
+    # Directories whose files are linked rather than copied. None means
+    # MEDIA_ROOT and STATIC_ROOT, whichever are set.
+    "SYMLINK_WITHIN": None,
+    # "absolute", "relative" or "hard".
+    "LINK_STYLE": "absolute",
+    # Storage alias of the mirror that collectmirror and verifymirror write.
+    "STORAGE": "mirror",
+    # {name: {"storage": alias, "prefix": "path/in/mirror"}}. None means media
+    # from "default" under MEDIA_URL's path, static from "staticfiles" under
+    # STATIC_URL's path.
+    "SOURCES": None,
+}
+
+
+def get(name: str) -> Any:
+    """The value of SYMLINKMIRROR_<name>, or its default."""
+    value = getattr(settings, PREFIX + name, None)
+    if value is None:
+        value = DEFAULTS[name]
+    if name == "SYMLINK_WITHIN" and value is None:
+        value = [root for root in (settings.MEDIA_ROOT, settings.STATIC_ROOT) if root]
+    return value
+
+
+def sources() -> dict[str, dict[str, str]]:
+    """SYMLINKMIRROR_SOURCES, normalised to {name: {"storage": alias, "prefix": path}}.
+
+    Raises ImproperlyConfigured naming the setting when it is malformed.
+    """
+    from django.core.exceptions import ImproperlyConfigured
+
+    value = get("SOURCES")
+    if value is None:
+        return {
+            "media": {"storage": "default", "prefix": _url_path(settings.MEDIA_URL)},
+            "static": {"storage": "staticfiles", "prefix": _url_path(settings.STATIC_URL)},
+        }
+    if not isinstance(value, dict) or not value:
+        raise ImproperlyConfigured(
+            "SYMLINKMIRROR_SOURCES must be a non-empty dict of {name: {'storage': alias, 'prefix': path}}."
+        )
+    normalised = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("storage"), str):
+            raise ImproperlyConfigured(f"SYMLINKMIRROR_SOURCES[{name!r}] must be a dict with a 'storage' alias.")
+        prefix = str(spec.get("prefix", name)).strip("/")
+        if ".." in prefix.split("/"):
+            raise ImproperlyConfigured(f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] must not contain '..'.")
+        normalised[str(name)] = {"storage": spec["storage"], "prefix": prefix}
+    return normalised
+
+
+def _url_path(url: str | None) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url or "").path.strip("/")

@@ -1,0 +1,99 @@
+"""Path containment, link targets and temporary names: pure functions over os.path."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+
+# Every temporary entry symlinkmirror creates starts with this, so an
+# interrupted run's leftovers can be recognised and removed later.
+TEMP_PREFIX = ".symlinkmirror-tmp-"
+
+LINK_STYLES = ("absolute", "relative", "hard")
+
+StrPath = str | os.PathLike[str]
+
+
+def split_roots(value: StrPath | Iterable[StrPath] | None) -> list[str]:
+    """Accept a list of directories or one os.pathsep-joined string (for env vars)."""
+    if value is None:
+        return []
+    if isinstance(value, str | os.PathLike):
+        value = str(value).split(os.pathsep)
+    return [os.fspath(root) for root in value if os.fspath(root)]
+
+
+def resolve_roots(roots: Iterable[StrPath]) -> tuple[str, ...]:
+    """Resolve each root once; drop repeats, keeping the first occurrence."""
+    resolved = (os.path.realpath(root) for root in roots)
+    return tuple(dict.fromkeys(resolved))
+
+
+def is_within(real_path: str, real_root: str) -> bool:
+    """True when real_path is real_root or below it.
+
+    Both must already be resolved (os.path.realpath): the comparison is on
+    whole path components, so '/srv/media2/x' is not within '/srv/media'.
+    """
+    try:
+        return os.path.commonpath((real_path, real_root)) == real_root
+    except ValueError:  # one relative and one absolute, or different drives
+        return False
+
+
+def containing_root(real_path: str, real_roots: Iterable[str]) -> str | None:
+    """The first root that contains real_path, or None."""
+    for root in real_roots:
+        if is_within(real_path, root):
+            return root
+    return None
+
+
+def link_target(real_source: str, link_path: str, style: str) -> str:
+    """What a symlink at link_path should contain to reach real_source.
+
+    A relative target is computed between real paths on both sides: the
+    kernel resolves it from the link's real directory, and the pair then
+    survives moving or remounting the tree that holds both.
+    """
+    if style == "relative":
+        link_dir = os.path.realpath(os.path.dirname(link_path))
+        return os.path.relpath(real_source, link_dir)
+    return real_source
+
+
+def temp_name(directory: str) -> str:
+    """A fresh temporary path beside the final entry, tagged with our pid."""
+    return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+
+
+def is_temp_name(name: str) -> bool:
+    return os.path.basename(name).startswith(TEMP_PREFIX)
+
+
+def temp_owner_alive(name: str) -> bool:
+    """Whether the process that made this temporary entry still runs here.
+
+    A live owner may be a concurrent storage.save() about to rename it into
+    place, so its temporary entries must be left alone.
+    """
+    rest = os.path.basename(name)[len(TEMP_PREFIX) :]
+    pid_text = rest.split("-", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def as_path(value: StrPath) -> Path:
+    return Path(os.fspath(value))

@@ -1,0 +1,309 @@
+"""SymlinkOrCopyStorage: link content that already lives under a trusted root; copy the rest."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import stat
+import warnings
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files.storage import FileSystemStorage
+from django.utils._os import safe_makedirs
+from django.utils.deconstruct import deconstructible
+from django.utils.functional import cached_property
+
+from . import conf
+from .paths import LINK_STYLES, containing_root, is_within, link_target, resolve_roots, split_roots, temp_name
+
+# errno values meaning "this filesystem cannot make that kind of link".
+_CANNOT_SYMLINK = {errno.EPERM, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP}
+_CANNOT_HARDLINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP}
+
+# Entry kinds reported by entry_kind().
+LINK, COPY, MISSING, OTHER = "link", "copy", "missing", "other"
+
+
+@deconstructible(path="symlinkmirror.storage.SymlinkOrCopyStorage")
+class SymlinkOrCopyStorage(FileSystemStorage):
+    """Link content that already lives under a trusted root; copy everything else.
+
+    Every entry is made under a temporary name in its final directory and
+    renamed into place, so readers never see a half-written file.
+    """
+
+    def __init__(
+        self,
+        location: Any = None,
+        base_url: str | None = None,
+        file_permissions_mode: int | None = None,
+        directory_permissions_mode: int | None = None,
+        allow_overwrite: bool = False,
+        *,
+        symlink_within: Any = None,
+        link_style: str | None = None,
+    ) -> None:
+        super().__init__(location, base_url, file_permissions_mode, directory_permissions_mode, allow_overwrite)
+        if link_style is not None and link_style not in LINK_STYLES:
+            raise ImproperlyConfigured(
+                f"SymlinkOrCopyStorage link_style must be one of {', '.join(LINK_STYLES)}, not {link_style!r}."
+            )
+        self._symlink_within = symlink_within
+        self._link_style = link_style
+        self._symlinks_unsupported = False
+
+    @cached_property
+    def symlink_within(self) -> tuple[str, ...]:
+        """The resolved roots whose files are linked, in order, without repeats."""
+        value = self._value_or_setting(self._symlink_within, conf.get("SYMLINK_WITHIN"))
+        return resolve_roots(split_roots(value))
+
+    @cached_property
+    def link_style(self) -> str:
+        return self._value_or_setting(self._link_style, conf.get("LINK_STYLE"))
+
+    @cached_property
+    def real_location(self) -> str:
+        return os.path.realpath(self.location)
+
+    def _clear_cached_properties(self, setting: str, **kwargs: Any) -> None:
+        super()._clear_cached_properties(setting, **kwargs)
+        if setting in ("SYMLINKMIRROR_SYMLINK_WITHIN", "MEDIA_ROOT", "STATIC_ROOT"):
+            self.__dict__.pop("symlink_within", None)
+        if setting == "SYMLINKMIRROR_LINK_STYLE":
+            self.__dict__.pop("link_style", None)
+        if setting == "MEDIA_ROOT":
+            self.__dict__.pop("real_location", None)
+
+    # Public API used by the engine and the commands.
+
+    def wants_link(self, real_path: str) -> bool:
+        """Whether a file at this resolved path is linked rather than copied."""
+        return containing_root(real_path, self.symlink_within) is not None
+
+    def entry_kind(self, name: str) -> str:
+        """'link', 'copy' (a regular file), 'missing' or 'other' (directory, fifo...)."""
+        try:
+            mode = os.lstat(self.path(name)).st_mode
+        except FileNotFoundError:
+            return MISSING
+        if stat.S_ISLNK(mode):
+            return LINK
+        if stat.S_ISREG(mode):
+            return COPY
+        return OTHER
+
+    def link_target(self, name: str) -> str | None:
+        """What the symlink at name contains, or None when name is not a symlink."""
+        try:
+            return os.readlink(self.path(name))
+        except (FileNotFoundError, OSError):
+            return None
+
+    @staticmethod
+    def local_path(content: Any) -> str | None:
+        """The real path of the file backing content, or None.
+
+        Only an open file descriptor that is the very file its name points to
+        counts: a File whose name was changed, or a ContentFile, is copied.
+        """
+        if hasattr(content, "temporary_file_path"):
+            return os.path.realpath(content.temporary_file_path())
+        obj, depth = content, 0
+        while obj is not None and depth < 4:
+            name = getattr(obj, "name", None)
+            fileno = getattr(obj, "fileno", None)
+            if isinstance(name, str) and callable(fileno):
+                try:
+                    opened, named = os.fstat(fileno()), os.stat(name)
+                except (OSError, ValueError, AttributeError):
+                    pass
+                else:
+                    if (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino) and stat.S_ISREG(named.st_mode):
+                        return os.path.realpath(name)
+            obj, depth = getattr(obj, "file", None), depth + 1
+        return None
+
+    def put(
+        self,
+        name: str,
+        *,
+        real_source: str | None = None,
+        content: Any = None,
+        mtime_ns: int | None = None,
+        link_style: str | None = None,
+        replace: bool = True,
+        wants_link: bool | None = None,
+    ) -> str:
+        """Make the entry at name: a link when real_source lies in a root, else a copy.
+
+        The entry is staged under a temporary name and renamed into place:
+        replace=True swaps out whatever is there atomically, replace=False
+        raises FileExistsError instead. Returns 'symlink', 'hardlink' or 'copy'.
+        mtime_ns stamps a copy, so a later size+mtime comparison can skip it.
+        wants_link, when the caller has already decided it, saves a containment test.
+        """
+        full_path = self.path(name)
+        directory = self._make_directory(full_path)
+        style = link_style or self.link_style
+        if wants_link is None:
+            wants_link = real_source is not None and self.wants_link(real_source)
+        if wants_link and not replace:
+            # Creating a link is atomic and fails on an existing name: make a
+            # new one in place. Only replacing needs the temporary name.
+            made = self._link_in_place(full_path, real_source, style)
+            if made:
+                return made
+        tmp = temp_name(directory)
+        try:
+            made = self._stage(tmp, full_path, real_source if wants_link else None, content, style, real_source)
+            if made == "copy" and mtime_ns is not None:
+                os.utime(tmp, ns=(mtime_ns, mtime_ns))
+            self._commit(tmp, full_path, replace)
+        except BaseException:
+            _remove_quietly(tmp)
+            raise
+        return made
+
+    # FileSystemStorage overrides.
+
+    def _save(self, name: str, content: Any) -> str:
+        real_source = self.local_path(content)
+        while True:
+            try:
+                self.put(name, real_source=real_source, content=content, replace=self._allow_overwrite)
+            except FileExistsError:
+                name = self.get_available_name(name)
+            else:
+                break
+        # Names always relative to the storage root, with forward slashes.
+        return os.path.relpath(self.path(name), self.location).replace("\\", "/")
+
+    def delete(self, name: str) -> None:
+        """Remove the mirror entry only: a link is unlinked, never followed."""
+        if not name:
+            raise ValueError("The name must be given to delete().")
+        path = self.path(name)
+        try:
+            if os.path.islink(path):
+                os.unlink(path)
+            else:
+                super().delete(name)
+        except FileNotFoundError:
+            pass
+
+    # Internals.
+
+    def _make_directory(self, full_path: str) -> str:
+        directory = os.path.dirname(full_path)
+        try:
+            if self.directory_permissions_mode is not None:
+                safe_makedirs(directory, self.directory_permissions_mode, exist_ok=True)
+            else:
+                os.makedirs(directory, exist_ok=True)
+        except FileExistsError:
+            raise FileExistsError(f"{directory} exists and is not a directory.") from None
+        # A symlinked directory inside the mirror could point anywhere; never
+        # write through one.
+        if not is_within(os.path.realpath(directory), self.real_location):
+            raise SuspiciousFileOperation(
+                f"The directory '{directory}' resolves outside the storage location '{self.location}'; refusing to write through it."
+            )
+        return directory
+
+    def _link_in_place(self, full_path: str, real_source: str | None, style: str) -> str:
+        """Make a new link at full_path; '' when this filesystem cannot, so the caller copies."""
+        assert real_source is not None
+        try:
+            if style == "hard":
+                os.link(real_source, full_path)
+                return "hardlink"
+            if self._symlinks_unsupported:
+                return ""
+            os.symlink(link_target(real_source, full_path, style), full_path)
+            return "symlink"
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            if exc.errno in (_CANNOT_HARDLINK if style == "hard" else _CANNOT_SYMLINK):
+                return ""
+            raise
+
+    def _stage(
+        self, tmp: str, full_path: str, link_source: str | None, content: Any, style: str, copy_source: str | None
+    ) -> str:
+        """Make the entry at tmp: a link to link_source when given, else a copy."""
+        real_source = link_source
+        if real_source is not None:
+            if style == "hard":
+                try:
+                    os.link(real_source, tmp)
+                    return "hardlink"
+                except OSError as exc:
+                    if exc.errno not in _CANNOT_HARDLINK:
+                        raise
+            elif not self._symlinks_unsupported:
+                try:
+                    os.symlink(link_target(real_source, full_path, style), tmp)
+                    return "symlink"
+                except OSError as exc:
+                    if exc.errno not in _CANNOT_SYMLINK:
+                        raise
+                    self._symlinks_unsupported = True
+                    warnings.warn(
+                        f"Cannot create symlinks under '{self.location}' ({exc.strerror}); copying instead.",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+        self._write_copy(tmp, copy_source, content)
+        return "copy"
+
+    def _write_copy(self, tmp: str, real_source: str | None, content: Any) -> None:
+        if real_source is not None:
+            # copyfile uses the kernel's sendfile/copy_file_range fast paths.
+            shutil.copyfile(real_source, tmp)
+        else:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            handle = None
+            try:
+                for chunk in content.chunks():
+                    if handle is None:
+                        handle = os.fdopen(fd, "wb" if isinstance(chunk, bytes) else "wt")
+                    handle.write(chunk)
+            finally:
+                if handle is not None:
+                    handle.close()
+                else:
+                    os.close(fd)
+        if self.file_permissions_mode is not None:
+            os.chmod(tmp, self.file_permissions_mode)
+        self._ensure_location_group_id(tmp)
+
+    @staticmethod
+    def _commit(tmp: str, full_path: str, replace: bool) -> None:
+        if replace:
+            os.replace(tmp, full_path)
+            return
+        try:
+            # link() fails with EEXIST instead of clobbering: an atomic
+            # "rename unless taken" (follow_symlinks=False links a symlink itself).
+            os.link(tmp, full_path, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                raise FileExistsError(errno.EEXIST, "File exists", full_path) from None
+            if exc.errno not in _CANNOT_HARDLINK:
+                raise
+            # No hard links on this filesystem: check, then rename.
+            if os.path.lexists(full_path):
+                raise FileExistsError(errno.EEXIST, "File exists", full_path) from None
+            os.replace(tmp, full_path)
+        else:
+            os.unlink(tmp)
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
