@@ -1,0 +1,52 @@
+# make demo: set everything up and run the mirror on the embedded defaults.
+# make test: set everything up and run the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MANAGE := $(BIN)/python manage.py
+
+.PHONY: install test lint fmt typecheck demo bench nginx clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(STAMP)
+
+# The origin test serves the mirror with a real nginx.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || ./.ci/install-nginx
+
+test: install nginx
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: install
+	rm -rf var && mkdir -p var
+	$(MANAGE) migrate --noinput -v 0
+	$(MANAGE) makesamples
+	$(MANAGE) collectstatic --noinput -v 0
+	@echo "--- collectmirror (first run)"
+	$(MANAGE) collectmirror --delete --changed-urls var/changed-urls.txt
+	@echo "--- collectmirror (refresh: nothing changed)"
+	$(MANAGE) collectmirror --delete
+	@echo "--- verifymirror"
+	$(MANAGE) verifymirror
+	@echo "--- the mirror (var/mirror), first entries:"
+	@cd var/mirror && find . -path ./static/admin -prune -o -name .symlinkmirror.lock -prune -o \( -type l -printf '%p -> %l\n' \) -o \( -type f -printf '%p (copy)\n' \) | sort | head -20
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var $(VENV)
