@@ -1,0 +1,193 @@
+"""audit(): check the mirror against its sources and the storage's rules, returning findings."""
+
+from __future__ import annotations
+
+import collections
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .engine import (
+    BROKEN_LINK,
+    DEFAULT_IGNORE_PATTERNS,
+    ESCAPING_LINK,
+    MISSING,
+    NOT_A_FILE,
+    OK,
+    bad_link,
+    compare,
+)
+from .paths import is_within, temp_owner_alive
+from .storage import SymlinkOrCopyStorage
+from .walk import UNREADABLE, Blocked, Item, Orphan, Skipped, Source, TempFile, Walker
+
+ORPHAN = "orphan"
+UNREADABLE_FINDING = "unreadable"
+TEMP_FILE = "temp-file"
+
+# Report order: what exposes files first, then what breaks URLs, then clutter.
+CATEGORIES = (
+    ESCAPING_LINK,
+    "missing",
+    "broken-link",
+    "wrong-target",
+    "kind-mismatch",
+    "stale-copy",
+    NOT_A_FILE,
+    ORPHAN,
+    UNREADABLE_FINDING,
+    TEMP_FILE,
+)
+
+# Findings that collect() cannot repair: the source itself must be fixed.
+UNREPAIRABLE = {UNREADABLE_FINDING}
+
+
+@dataclass(frozen=True)
+class Finding:
+    category: str
+    source: str
+    name: str  # the mirror name
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"category": self.category, "source": self.source, "name": self.name, "detail": self.detail}
+
+
+@dataclass
+class Audit:
+    """Every finding, plus what the walk skipped on purpose (notes, not faults)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    checked: int = 0
+    duration: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def by_category(self) -> dict[str, list[Finding]]:
+        groups: dict[str, list[Finding]] = {category: [] for category in CATEGORIES}
+        for finding in self.findings:
+            groups.setdefault(finding.category, []).append(finding)
+        return {category: found for category, found in groups.items() if found}
+
+    def counts(self) -> dict[str, int]:
+        return dict(collections.Counter(finding.category for finding in self.findings))
+
+    def summary(self) -> str:
+        if self.clean:
+            return f"{self.checked} files checked: the mirror is clean."
+        parts = ", ".join(f"{len(found)} {category}" for category, found in self.by_category().items())
+        return f"{self.checked} files checked: {len(self.findings)} findings ({parts})."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clean": self.clean,
+            "checked": self.checked,
+            "counts": self.counts(),
+            "findings": [finding.as_dict() for finding in self.findings],
+            "skipped": [note.as_dict() for note in self.notes],
+            "duration": round(self.duration, 3),
+        }
+
+
+def audit(
+    sources: list[Source],
+    mirror: SymlinkOrCopyStorage,
+    *,
+    checksum: bool = False,
+    ignore_patterns: list[str] | None = None,
+    follow_external: bool = False,
+    link_style: str | None = None,
+    on_file: Callable[[], None] | None = None,
+) -> Audit:
+    """Read-only: walk every source with its mirror directory and record what is wrong."""
+    started = time.monotonic()
+    result = Audit()
+    style = link_style or mirror.link_style
+    patterns = list(DEFAULT_IGNORE_PATTERNS) if ignore_patterns is None else ignore_patterns
+    mirror_root = mirror.real_location
+    prefixes = {source.prefix for source in sources}
+    for source in sources:
+        reserved = frozenset(
+            p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
+        )
+        walker = Walker(
+            source,
+            mirror_root,
+            mirror.symlink_within,
+            ignore_patterns=patterns,
+            follow_external=follow_external,
+            reserved=reserved,
+        )
+        for event in walker:
+            _record(event, mirror, style, checksum, result)
+            if on_file is not None and isinstance(event, Item):
+                on_file()
+    result.duration = time.monotonic() - started
+    return result
+
+
+def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool, result: Audit) -> None:
+    if isinstance(event, Item):
+        result.checked += 1
+        try:
+            verdict = compare(event, mirror, style, checksum=checksum)
+        except OSError as exc:
+            result.findings.append(
+                Finding(UNREADABLE_FINDING, event.source.name, event.mirror_name, exc.strerror or str(exc))
+            )
+            return
+        if verdict != OK:
+            result.findings.append(Finding(verdict, event.source.name, event.mirror_name, _detail(verdict, event)))
+    elif isinstance(event, Skipped):
+        if event.reason == UNREADABLE:
+            result.findings.append(Finding(UNREADABLE_FINDING, event.source.name, event.mirror_name, event.detail))
+        else:
+            result.notes.append(Finding(event.reason, event.source.name, event.mirror_name, event.detail))
+    elif isinstance(event, Orphan):
+        category = ORPHAN
+        if event.entry.is_symlink() and bad_link(event.entry.path, mirror, wanted=False) == ESCAPING_LINK:
+            category = ESCAPING_LINK
+        detail = "no source file has this name"
+        if category == ESCAPING_LINK:
+            detail = f"a symlink to '{os.path.realpath(event.entry.path)}', outside every symlink_within root"
+        result.findings.append(Finding(category, event.source.name, event.mirror_name, detail))
+    elif isinstance(event, Blocked):
+        if event.entry.is_symlink() and not is_within(os.path.realpath(event.entry.path), mirror.real_location):
+            result.findings.append(
+                Finding(
+                    ESCAPING_LINK,
+                    event.source.name,
+                    event.mirror_name,
+                    "a symlinked directory leading outside the mirror",
+                )
+            )
+        else:
+            result.findings.append(
+                Finding(NOT_A_FILE, event.source.name, event.mirror_name, "not a directory, where the source has one")
+            )
+    elif isinstance(event, TempFile):
+        owner = "its writer is still running" if temp_owner_alive(event.path) else "left by an interrupted run"
+        result.findings.append(Finding(TEMP_FILE, "", event.mirror_name, owner))
+
+
+def _detail(verdict: str, item: Item) -> str:
+    if verdict == MISSING:
+        return "the source file has no mirror entry"
+    if verdict == BROKEN_LINK:
+        return "the link's target does not exist"
+    if verdict == ESCAPING_LINK:
+        assert item.entry is not None
+        return f"a symlink to '{os.path.realpath(item.entry.path)}', outside every symlink_within root"
+    if verdict == NOT_A_FILE:
+        return "not a regular file or a link"
+    return {
+        "wrong-target": "a link to something other than its source",
+        "kind-mismatch": "a link where a copy belongs" if not item.wants_link else "a copy where a link belongs",
+        "stale-copy": "the copy differs from its source",
+    }[verdict]

@@ -1,0 +1,508 @@
+"""collect(): build or refresh the mirror from its sources. Plain Python, no management imports."""
+
+from __future__ import annotations
+
+import collections
+import errno
+import fcntl
+import functools
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files.storage import InvalidStorageError, storages
+
+from . import conf
+from .paths import is_within, temp_owner_alive
+from .storage import SymlinkOrCopyStorage
+from .walk import LOCK_NAME, UNREADABLE, Blocked, Item, Orphan, Skipped, Source, TempFile, Walker
+
+# collectstatic's default --ignore patterns.
+DEFAULT_IGNORE_PATTERNS = ["CVS", ".*", "*~"]
+
+# What compare() finds when it holds a source file against its mirror entry.
+OK = "ok"
+MISSING = "missing"
+WRONG_TARGET = "wrong-target"
+BROKEN_LINK = "broken-link"
+ESCAPING_LINK = "escaping-link"
+KIND_MISMATCH = "kind-mismatch"
+STALE_COPY = "stale-copy"
+NOT_A_FILE = "not-a-file"
+
+# Report actions, in summary order.
+ACTIONS = ("linked", "copied", "replaced", "unmodified", "deleted", "skipped", "failed")
+
+CHUNK = 1 << 20
+
+
+class MirrorError(Exception):
+    """A problem with the whole run (configuration, lock), not one file."""
+
+
+class MirrorLocked(MirrorError):
+    pass
+
+
+@dataclass(frozen=True)
+class FileEvent:
+    """One thing that happened (or, in a dry run, would happen) to one mirror entry."""
+
+    action: str  # one of ACTIONS, or "cleaned" for a removed temporary file
+    source: str
+    name: str  # the mirror name
+    reason: str = ""
+    made: str = ""  # for linked/copied/replaced: "symlink", "hardlink" or "copy"
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the entry's URL now serves something else (a CDN purge is due)."""
+        return self.action in ("linked", "copied", "replaced", "deleted")
+
+    @property
+    def level(self) -> int:
+        return 2 if self.action in ("unmodified", "cleaned") else 1
+
+    @property
+    def message(self) -> str:
+        verb = {"symlink": "link", "hardlink": "link", "copy": "copy"}.get(self.made, "copy")
+        if self.action in ("linked", "copied"):
+            text = (
+                f"Pretending to {verb} '{self.name}'"
+                if self.dry_run
+                else f"{'Linking' if verb == 'link' else 'Copying'} '{self.name}'"
+            )
+        elif self.action == "replaced":
+            text = (
+                f"Pretending to replace '{self.name}' with a {verb}"
+                if self.dry_run
+                else f"Replacing '{self.name}' with a {verb}"
+            )
+            text += f" ({self.reason})"
+        elif self.action == "unmodified":
+            text = f"Skipping '{self.name}' (not modified)"
+        elif self.action == "deleted":
+            text = f"Pretending to delete '{self.name}'" if self.dry_run else f"Deleting '{self.name}'"
+            if self.reason:
+                text += f" ({self.reason})"
+        elif self.action == "cleaned":
+            text = f"Removing leftover temporary file '{self.name}'"
+        elif self.action == "skipped":
+            text = f"Skipping '{self.name}' ({self.reason})"
+        else:
+            text = f"Failed '{self.name}': {self.reason}"
+        return text
+
+
+@dataclass
+class Report:
+    """What a collect() run did, per source and in total."""
+
+    dry_run: bool = False
+    counts: dict[str, collections.Counter[str]] = field(default_factory=dict)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (source, name, reason)
+    duration: float = 0.0
+
+    def add(self, event: FileEvent) -> None:
+        if event.action not in ACTIONS:
+            return
+        self.counts.setdefault(event.source, collections.Counter())[event.action] += 1
+        if event.action == "failed":
+            self.errors.append((event.source, event.name, event.reason))
+
+    @property
+    def totals(self) -> collections.Counter[str]:
+        total: collections.Counter[str] = collections.Counter()
+        for counts in self.counts.values():
+            total.update(counts)
+        return total
+
+    @property
+    def failed(self) -> int:
+        return self.totals["failed"]
+
+    def summary(self) -> str:
+        t = self.totals
+        text = (
+            f"{t['linked']} {'file' if t['linked'] == 1 else 'files'} linked, {t['copied']} copied, {t['replaced']} replaced, "
+            f"{t['unmodified']} unmodified, {t['deleted']} deleted, {t['skipped']} skipped, {t['failed']} failed."
+        )
+        return f"Dry run: {text}" if self.dry_run else text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "totals": {action: self.totals[action] for action in ACTIONS},
+            "sources": {name: {action: counts[action] for action in ACTIONS} for name, counts in self.counts.items()},
+            "errors": [{"source": s, "name": n, "reason": r} for s, n, r in self.errors],
+            "duration": round(self.duration, 3),
+        }
+
+
+# Configuration.
+
+
+def mirror_storage(alias: str | None = None) -> SymlinkOrCopyStorage:
+    alias = alias or conf.get("STORAGE")
+    try:
+        storage = storages[alias]
+    except InvalidStorageError:
+        raise MirrorError(
+            f"STORAGES has no {alias!r} alias for the mirror: add it, or set SYMLINKMIRROR_STORAGE."
+        ) from None
+    except ImproperlyConfigured as exc:
+        raise MirrorError(f"STORAGES[{alias!r}] cannot be created: {exc}") from exc
+    if not isinstance(storage, SymlinkOrCopyStorage):
+        raise MirrorError(
+            f"STORAGES[{alias!r}] must be a symlinkmirror.storage.SymlinkOrCopyStorage (see SYMLINKMIRROR_STORAGE), not {type(storage).__name__}."
+        )
+    return storage
+
+
+def configured_sources(names: list[str] | None = None) -> list[Source]:
+    """The sources of SYMLINKMIRROR_SOURCES, limited to names when given."""
+    try:
+        specs = conf.sources()
+    except ImproperlyConfigured as exc:
+        raise MirrorError(str(exc)) from exc
+    unknown = [name for name in names or [] if name not in specs]
+    if unknown:
+        raise MirrorError(f"Unknown source {unknown[0]!r}: SYMLINKMIRROR_SOURCES defines {', '.join(sorted(specs))}.")
+    sources = []
+    for name, spec in specs.items():
+        if names and name not in names:
+            continue
+        try:
+            storage = storages[spec["storage"]]
+        except InvalidStorageError:
+            raise MirrorError(
+                f"SYMLINKMIRROR_SOURCES[{name!r}] names the storage alias {spec['storage']!r}, which STORAGES does not define."
+            ) from None
+        sources.append(Source(name, storage, spec["prefix"]))
+    return sources
+
+
+# Comparison, shared with the audit.
+
+
+def compare(item: Item, mirror: SymlinkOrCopyStorage, style: str, *, checksum: bool = False) -> str:
+    """Hold a source file against its mirror entry; return OK or what is wrong."""
+    entry = item.entry
+    if entry is None:
+        return MISSING
+    if entry.is_symlink():
+        target = os.readlink(entry.path)
+        if (
+            item.wants_link
+            and item.real_path is not None
+            and style != "hard"
+            and target == wanted_target(item, mirror, style)
+        ):
+            return OK
+        return bad_link(entry.path, mirror, wanted=item.wants_link and style != "hard")
+    if not entry.is_file(follow_symlinks=False):
+        return NOT_A_FILE
+    st = entry.stat(follow_symlinks=False)
+    if item.wants_link and item.real_path is not None:
+        if style != "hard":
+            return KIND_MISMATCH
+        source_dev, source_ino = item.source_inode()
+        if (st.st_dev, st.st_ino) == (source_dev, source_ino):
+            return OK
+        if source_dev == st.st_dev:
+            return KIND_MISMATCH
+        # Hard links cannot cross filesystems; the storage copies instead.
+    size, mtime_ns = item.stat()
+    if st.st_size != size:
+        return STALE_COPY
+    if checksum:
+        return OK if same_content(item, entry.path) else STALE_COPY
+    return OK if st.st_mtime_ns == mtime_ns else STALE_COPY
+
+
+def wanted_target(item: Item, mirror: SymlinkOrCopyStorage, style: str) -> str:
+    assert item.real_path is not None
+    if style == "relative":
+        mirror_dir = os.path.dirname(os.path.join(mirror.real_location, item.mirror_name))
+        return os.path.relpath(item.real_path, mirror_dir)
+    return item.real_path
+
+
+def bad_link(path: str, mirror: SymlinkOrCopyStorage, *, wanted: bool) -> str:
+    """Name what is wrong with a mirror symlink that is not the wanted one."""
+    resolved = os.path.realpath(path)
+    if not any(is_within(resolved, root) for root in mirror.symlink_within):
+        return ESCAPING_LINK
+    if not os.path.exists(resolved):
+        return BROKEN_LINK
+    return WRONG_TARGET if wanted else KIND_MISMATCH
+
+
+def same_content(item: Item, mirror_path: str) -> bool:
+    """Byte-for-byte comparison: exact, and it stops at the first difference."""
+    with item.open() as source, open(mirror_path, "rb") as copy:
+        while True:
+            a, b = source.read(CHUNK), copy.read(CHUNK)
+            if a != b:
+                return False
+            if not a:
+                return True
+
+
+# The lock.
+
+
+@contextmanager
+def mirror_lock(mirror_root: str) -> Iterator[None]:
+    """One writer per mirror: an advisory lock that dies with its process."""
+    os.makedirs(mirror_root, exist_ok=True)
+    path = os.path.join(mirror_root, LOCK_NAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise MirrorLocked(
+                f"The mirror '{mirror_root}' is locked by a run in progress (pid {holder}); try again when it ends."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+# collect().
+
+
+@dataclass
+class Options:
+    dry_run: bool = False
+    clear: bool = False
+    delete: bool = False
+    checksum: bool = False
+    ignore_patterns: list[str] = field(default_factory=lambda: list(DEFAULT_IGNORE_PATTERNS))
+    follow_external: bool = False
+    workers: int = 1
+    link_style: str | None = None
+
+
+def collect(
+    sources: list[Source],
+    mirror: SymlinkOrCopyStorage,
+    options: Options | None = None,
+    on_event: Callable[[FileEvent], None] | None = None,
+    **kwargs: Any,
+) -> Report:
+    """Make the mirror hold every source file, linked or copied, and report each change.
+
+    Per-file failures are reported and counted; the run goes on.
+    """
+    options = options or Options(**kwargs)
+    run = _Run(sources, mirror, options, on_event)
+    started = time.monotonic()
+    if options.dry_run:
+        run.go()
+    else:
+        with mirror_lock(mirror.location):
+            run.go()
+    run.report.duration = time.monotonic() - started
+    return run.report
+
+
+class _Run:
+    def __init__(
+        self,
+        sources: list[Source],
+        mirror: SymlinkOrCopyStorage,
+        options: Options,
+        on_event: Callable[[FileEvent], None] | None,
+    ) -> None:
+        self.sources = sources
+        self.mirror = mirror
+        self.options = options
+        self.on_event = on_event
+        self.style = options.link_style or mirror.link_style
+        self.report = Report(dry_run=options.dry_run)
+
+    def emit(self, action: str, source: str, name: str, reason: str = "", made: str = "") -> None:
+        event = FileEvent(action, source, name, reason, made, self.options.dry_run)
+        self.report.add(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def go(self) -> None:
+        mirror_root = (
+            self.mirror.real_location if os.path.exists(self.mirror.location) else os.path.abspath(self.mirror.location)
+        )
+        prefixes = {source.prefix for source in self.sources}
+        for source in self.sources:
+            reserved = frozenset(
+                p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
+            )
+            if not self._prefix_is_safe(source, mirror_root):
+                continue
+            if self.options.clear:
+                self._clear(source, mirror_root, reserved)
+            walker = Walker(
+                source,
+                mirror_root,
+                self.mirror.symlink_within,
+                ignore_patterns=self.options.ignore_patterns,
+                follow_external=self.options.follow_external,
+                reserved=reserved,
+            )
+            self._apply_all(source, walker)
+
+    def _prefix_is_safe(self, source: Source, mirror_root: str) -> bool:
+        if not source.prefix:
+            return True
+        path = os.path.join(mirror_root, source.prefix)
+        if os.path.lexists(path) and os.path.realpath(path) != path:
+            self.emit(
+                "failed",
+                source.name,
+                source.prefix,
+                "this mirror directory is a symlink; remove it so a real directory can take its place",
+            )
+            return False
+        return True
+
+    def _apply_all(self, source: Source, walker: Walker) -> None:
+        workers = max(1, self.options.workers)
+        if workers == 1:
+            for event in walker:
+                self._finish(self._handle(event))
+            return
+        pending: collections.deque[Future[Any]] = collections.deque()
+        with ThreadPoolExecutor(workers) as pool:
+            for event in walker:
+                pending.append(pool.submit(self._handle, event))
+                while len(pending) > workers * 64:
+                    self._finish(pending.popleft().result())
+            while pending:
+                self._finish(pending.popleft().result())
+
+    def _finish(self, outcomes: list[tuple[str, str, str, str, str]]) -> None:
+        for outcome in outcomes:
+            self.emit(*outcome)
+
+    def _handle(self, event: Any) -> list[tuple[str, str, str, str, str]]:
+        """Decide and act on one walk event; return what happened, to emit in order."""
+        out: list[tuple[str, str, str, str, str]] = []
+        if isinstance(event, Item):
+            name = event.mirror_name
+            try:
+                verdict = compare(event, self.mirror, self.style, checksum=self.options.checksum)
+                if verdict == OK:
+                    return [("unmodified", event.source.name, name, "", "")]
+                if verdict == NOT_A_FILE and event.entry is not None and event.entry.is_dir(follow_symlinks=False):
+                    out += self._remove(event.source, name, event.entry.path, "a directory where a file belongs")
+                made = self._put(event, fresh=verdict == MISSING)
+                action = "linked" if made != "copy" else "copied"
+                out.append(
+                    ("replaced", event.source.name, name, verdict, made)
+                    if verdict != MISSING
+                    else (action, event.source.name, name, "", made)
+                )
+            except (OSError, SuspiciousFileOperation, ValueError) as exc:
+                out.append(("failed", event.source.name, name, _describe(exc), ""))
+        elif isinstance(event, Skipped):
+            action = "failed" if event.reason == UNREADABLE else "skipped"
+            out.append((action, event.source.name, event.mirror_name, event.detail, ""))
+        elif isinstance(event, Blocked):
+            out += self._remove(event.source, event.mirror_name, event.entry.path, "in the way of a source directory")
+        elif isinstance(event, Orphan):
+            if self.options.delete:
+                out += self._remove(event.source, event.mirror_name, event.entry.path, "")
+        elif isinstance(event, TempFile) and not self.options.dry_run and not temp_owner_alive(event.path):
+            try:
+                os.unlink(event.path)
+                out.append(("cleaned", "", event.mirror_name, "", ""))
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                shutil.rmtree(event.path, ignore_errors=True)
+        return out
+
+    def _put(self, item: Item, *, fresh: bool) -> str:
+        mirror_name = item.mirror_name
+        if self.options.dry_run:
+            if item.wants_link and item.real_path is not None:
+                return "hardlink" if self.style == "hard" else "symlink"
+            return "copy"
+        if item.real_path is not None:
+            mtime_ns = item.stat()[1] if not item.wants_link or self.style == "hard" else None
+            put = functools.partial(
+                self.mirror.put,
+                mirror_name,
+                real_source=item.real_path,
+                mtime_ns=mtime_ns,
+                link_style=self.style,
+                wants_link=item.wants_link,
+            )
+            if fresh:
+                try:
+                    return put(replace=False)  # a new link needs no temporary name
+                except FileExistsError:
+                    pass  # someone made it meanwhile: replace it
+            return put(replace=True)
+        _size, mtime_ns = item.stat()
+        with item.open() as content:
+            return self.mirror.put(mirror_name, content=content, mtime_ns=mtime_ns, wants_link=False)
+
+    def _remove(self, source: Source, mirror_name: str, path: str, reason: str) -> list[tuple[str, str, str, str, str]]:
+        """Delete a mirror entry (a whole directory tree, entry by entry), never following links."""
+        out = []
+        try:
+            if os.path.isdir(path) and not os.path.islink(path):
+                for dirpath, dirnames, filenames in os.walk(path, topdown=False):
+                    rel_dir = os.path.relpath(dirpath, path)
+                    for filename in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+                        name = os.path.normpath(os.path.join(mirror_name, rel_dir, filename))
+                        if not self.options.dry_run:
+                            os.unlink(os.path.join(dirpath, filename))
+                        out.append(("deleted", source.name, name, reason, ""))
+                    if not self.options.dry_run:
+                        os.rmdir(dirpath)
+            else:
+                if not self.options.dry_run:
+                    os.unlink(path)
+                out.append(("deleted", source.name, mirror_name, reason, ""))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            out.append(("failed", source.name, mirror_name, _describe(exc), ""))
+        return out
+
+    def _clear(self, source: Source, mirror_root: str, reserved: frozenset[str]) -> None:
+        directory = os.path.join(mirror_root, source.prefix) if source.prefix else mirror_root
+        try:
+            entries = list(os.scandir(directory))
+        except FileNotFoundError:
+            return
+        for entry in sorted(entries, key=lambda e: e.name):
+            name = source.mirror_name(entry.name)
+            if (
+                (not source.prefix and entry.name == LOCK_NAME)
+                or name in reserved
+                or any(r.startswith(name + "/") for r in reserved)
+            ):
+                continue
+            self._finish(self._remove(source, name, entry.path, "--clear"))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "No space left on device; the previous entry, if any, is unchanged."
+        return exc.strerror or str(exc)
+    return str(exc)

@@ -1,0 +1,82 @@
+"""manage.py verifymirror: audit the mirror against its sources, and repair it with --fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ... import audit, engine
+from ..options import add_walk_arguments, ignore_patterns, progress_bar, resolve
+
+EXAMPLES = 5  # findings shown per category below -v 2
+
+
+class Command(BaseCommand):
+    help = "Check that the mirror matches its sources; exit non-zero on any finding. --fix repairs them."
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        add_walk_arguments(parser)
+        parser.add_argument(
+            "--fix",
+            action="store_true",
+            help="Repair what can be repaired through collectmirror's engine (which deletes orphans), then audit again.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        verbosity = options["verbosity"]
+        sources, mirror = resolve(options)
+        walk_options = {
+            "checksum": options["checksum"],
+            "ignore_patterns": ignore_patterns(options),
+            "follow_external": options["follow_external_links"],
+            "link_style": options["link_style"],
+        }
+        result = self.audit(sources, mirror, walk_options, verbosity)
+        fixed = None
+        if options["fix"] and not result.clean:
+            fix_options = engine.Options(delete=True, **walk_options)
+            try:
+                fixed = engine.collect(sources, mirror, fix_options)
+            except engine.MirrorError as exc:
+                raise CommandError(str(exc)) from exc
+            before = result
+            result = self.audit(sources, mirror, walk_options, verbosity)
+            remaining = {(f.category, f.name) for f in result.findings}
+            repaired = [f for f in before.findings if (f.category, f.name) not in remaining]
+        if options["as_json"]:
+            document = result.as_dict()
+            if fixed is not None:
+                document["fixed"] = [finding.as_dict() for finding in repaired]
+                document["fix_errors"] = fixed.as_dict()["errors"]
+            self.stdout.write(json.dumps(document, indent=2))
+        elif verbosity >= 1:
+            if fixed is not None:
+                self.stdout.write(f"Fixed {len(repaired)} of {len(before.findings)} findings.")
+                for source, name, reason in fixed.errors:
+                    self.stderr.write(f"Could not fix '{name}' ({source}): {reason}")
+            self.write_human(result, verbosity)
+        if not result.clean:
+            raise CommandError(f"The mirror has {len(result.findings)} finding(s).", returncode=1)
+
+    def audit(self, sources, mirror, walk_options, verbosity) -> audit.Audit:
+        bar = progress_bar(self, verbosity, "Verifying")
+        try:
+            return audit.audit(sources, mirror, on_file=lambda: bar.update(1), **walk_options)
+        finally:
+            bar.close()
+
+    def write_human(self, result: audit.Audit, verbosity: int) -> None:
+        for category, findings in result.by_category().items():
+            self.stdout.write(f"{category} ({len(findings)}):")
+            shown = findings if verbosity >= 2 else findings[:EXAMPLES]
+            for finding in shown:
+                self.stdout.write(f"  '{finding.name}': {finding.detail}")
+            if len(shown) < len(findings):
+                self.stdout.write(f"  ... and {len(findings) - len(shown)} more (use -v 2 to list all)")
+        if verbosity >= 2:
+            for note in result.notes:
+                self.stdout.write(f"Skipped '{note.name}' ({note.detail})")
+        self.stdout.write(result.summary())

@@ -1,0 +1,350 @@
+"""Walk a source storage and the matching mirror directories side by side.
+
+The walk yields one event per source file (paired with the mirror entry of
+the same name), per source entry it will not mirror, and per mirror entry
+that has no source. It holds one directory listing per level at a time, so
+memory grows with the depth and the widest directory, not with the tree.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.storage import FileSystemStorage, Storage
+
+from .paths import containing_root, is_temp_name, is_within
+
+LOCK_NAME = ".symlinkmirror.lock"
+
+# Reasons a source entry is skipped rather than mirrored.
+ESCAPING, SPECIAL, LOOP, BROKEN, UNREADABLE = "escaping", "special", "loop", "broken", "unreadable"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A storage whose files appear in the mirror under prefix."""
+
+    name: str
+    storage: Storage
+    prefix: str = ""
+
+    def mirror_name(self, name: str) -> str:
+        return f"{self.prefix}/{name}" if self.prefix and name else (self.prefix or name)
+
+    @property
+    def local_root(self) -> str | None:
+        """The storage's directory on disk, or None for a storage without paths."""
+        try:
+            return self.storage.path("")
+        except NotImplementedError:
+            return None
+
+
+@dataclass(eq=False)
+class Item:
+    """One source file and the mirror entry at its name (None when absent)."""
+
+    source: Source
+    name: str
+    real_path: str | None  # None: the storage has no local paths
+    wants_link: bool
+    entry: os.DirEntry[str] | None
+    _stat: os.stat_result | None = field(default=None, repr=False)
+
+    @property
+    def mirror_name(self) -> str:
+        return self.source.mirror_name(self.name)
+
+    def stat(self) -> tuple[int, int]:
+        """(size, mtime_ns) of the source file."""
+        if self.real_path is not None:
+            if self._stat is None:
+                self._stat = os.stat(self.real_path)
+            return self._stat.st_size, self._stat.st_mtime_ns
+        storage = self.source.storage
+        modified = storage.get_modified_time(self.name)
+        return storage.size(self.name), int(modified.timestamp() * 1_000_000) * 1000
+
+    def source_inode(self) -> tuple[int, int]:
+        assert self.real_path is not None
+        if self._stat is None:
+            self._stat = os.stat(self.real_path)
+        return self._stat.st_dev, self._stat.st_ino
+
+    def open(self) -> Any:
+        return self.source.storage.open(self.name, "rb")
+
+
+@dataclass(eq=False)
+class Skipped:
+    """A source entry that is not mirrored, and why."""
+
+    source: Source
+    name: str
+    reason: str  # ESCAPING, SPECIAL, LOOP, BROKEN or UNREADABLE
+    detail: str
+    entry: os.DirEntry[str] | None = None  # the mirror entry at its name, if any
+
+    @property
+    def mirror_name(self) -> str:
+        return self.source.mirror_name(self.name)
+
+
+@dataclass(eq=False)
+class Orphan:
+    """A mirror entry whose name the source does not have."""
+
+    source: Source
+    mirror_name: str
+    entry: os.DirEntry[str]
+
+
+@dataclass(eq=False)
+class Blocked:
+    """A mirror entry that is not a real directory where the source has one."""
+
+    source: Source
+    mirror_name: str
+    entry: os.DirEntry[str]
+
+
+@dataclass(eq=False)
+class TempFile:
+    """A temporary entry left in the mirror, and whether its owner still runs."""
+
+    mirror_name: str
+    path: str
+
+
+Event = Item | Skipped | Orphan | Blocked | TempFile
+
+
+def matches_patterns(path: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
+
+
+def uses_fast_path(storage: Storage) -> bool:
+    """A FileSystemStorage whose listdir and path are Django's own can be scanned directly."""
+    cls = type(storage)
+    return (
+        isinstance(storage, FileSystemStorage)
+        and cls.listdir is FileSystemStorage.listdir
+        and cls.path is FileSystemStorage.path
+    )
+
+
+class Walker:
+    """Pairs one source's files with the mirror's entries, directory by directory."""
+
+    def __init__(
+        self,
+        source: Source,
+        mirror_root: str,
+        link_roots: tuple[str, ...],
+        *,
+        ignore_patterns: list[str] | None = None,
+        follow_external: bool = False,
+        reserved: frozenset[str] = frozenset(),
+        fast: bool | None = None,
+    ) -> None:
+        self.source = source
+        self.mirror_root = mirror_root  # resolved
+        self.link_roots = link_roots  # resolved
+        self.ignore_patterns = ignore_patterns or []
+        self.follow_external = follow_external
+        self.reserved = reserved  # mirror names that belong to other sources
+        local_root = source.local_root
+        self.real_root = os.path.realpath(local_root) if local_root is not None else None
+        self.fast = uses_fast_path(source.storage) if fast is None else fast
+        if self.real_root is None:
+            self.fast = False
+
+    def __iter__(self) -> Iterator[Event]:
+        mirror_dir = os.path.join(self.mirror_root, self.source.prefix) if self.source.prefix else self.mirror_root
+        if self.real_root is None:
+            yield from self._walk("", None, mirror_dir, frozenset())
+            return
+        try:
+            root_stat = os.stat(self.real_root)
+        except OSError as exc:
+            yield Skipped(self.source, "", UNREADABLE, _reason(exc))
+            return
+        yield from self._walk("", self.real_root, mirror_dir, frozenset({(root_stat.st_dev, root_stat.st_ino)}))
+
+    # One directory.
+
+    def _walk(
+        self, rel_dir: str, real_dir: str | None, mirror_dir: str | None, ancestors: frozenset[tuple[int, int]]
+    ) -> Iterator[Event]:
+        try:
+            listing = self._list_source(rel_dir, real_dir)
+        except OSError as exc:
+            yield Skipped(self.source, rel_dir, UNREADABLE, _reason(exc))
+            return
+        mirror_entries = _list_mirror(mirror_dir)
+        present: set[str] = set()
+        dir_wants_link = real_dir is not None and containing_root(real_dir, self.link_roots) is not None
+        subdirs: list[tuple[str, str | None, frozenset[tuple[int, int]]]] = []
+
+        for name, kind, node in listing:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            if matches_patterns(name, self.ignore_patterns) or (
+                kind != "dir" and rel_dir and matches_patterns(rel, self.ignore_patterns)
+            ):
+                present.add(name)  # ignored names keep their mirror entries
+                continue
+            if kind == "dir":
+                present.add(name)
+                subdirs.append(
+                    (name, None if real_dir is None else os.path.join(real_dir, name), _with(ancestors, node))
+                )
+                continue
+            if kind == "file":
+                present.add(name)
+                real_path = None if real_dir is None else os.path.join(real_dir, name)
+                yield Item(self.source, rel, real_path, dir_wants_link, mirror_entries.get(name), _stat_of(node))
+                continue
+            if kind == "special":
+                yield Skipped(
+                    self.source, rel, SPECIAL, "not a regular file (FIFO, socket or device)", mirror_entries.get(name)
+                )
+                continue
+            # kind == "link": follow it, but only where it is allowed to lead.
+            assert real_dir is not None
+            event = self._follow(rel, os.path.join(real_dir, name), ancestors, mirror_entries.get(name))
+            if isinstance(event, tuple):
+                present.add(name)
+                subdirs.append((name, event[0], event[1]))
+            else:
+                if isinstance(event, Item):
+                    present.add(name)
+                elif event.reason == UNREADABLE:
+                    present.add(name)  # transient: keep what the mirror has
+                yield event
+
+        for name, entry in mirror_entries.items():
+            if name in present or (not rel_dir and name == LOCK_NAME and not self.source.prefix):
+                continue
+            mirror_name = self.source.mirror_name(f"{rel_dir}/{name}" if rel_dir else name)
+            if is_temp_name(name):
+                yield TempFile(mirror_name, entry.path)
+            elif not self._is_reserved(mirror_name):
+                yield Orphan(self.source, mirror_name, entry)
+
+        for name, sub_real, sub_ancestors in subdirs:
+            rel = f"{rel_dir}/{name}" if rel_dir else name
+            entry = mirror_entries.get(name)
+            sub_mirror = None if mirror_dir is None else os.path.join(mirror_dir, name)
+            if entry is not None and not entry.is_dir(follow_symlinks=False):
+                # A file, or a symlink (perhaps to a directory outside the
+                # mirror), where a real directory belongs: never look through it.
+                yield Blocked(self.source, self.source.mirror_name(rel), entry)
+                sub_mirror = None
+            elif entry is None:
+                sub_mirror = None
+            yield from self._walk(rel, sub_real, sub_mirror, sub_ancestors)
+
+    def _follow(
+        self, rel: str, path: str, ancestors: frozenset[tuple[int, int]], entry: os.DirEntry[str] | None
+    ) -> Item | Skipped | tuple[str, frozenset[tuple[int, int]]]:
+        try:
+            target = os.stat(path)
+        except FileNotFoundError:
+            return Skipped(self.source, rel, BROKEN, "a symlink whose target does not exist", entry)
+        except OSError as exc:
+            if exc.errno == 40:  # ELOOP: a chain of links that never ends
+                return Skipped(self.source, rel, LOOP, "a symlink loop", entry)
+            return Skipped(self.source, rel, UNREADABLE, _reason(exc), entry)
+        real_path = os.path.realpath(path)
+        assert self.real_root is not None
+        if not self.follow_external and not is_within(real_path, self.real_root):
+            return Skipped(self.source, rel, ESCAPING, f"a symlink to '{real_path}', outside the source root", entry)
+        if stat.S_ISDIR(target.st_mode):
+            key = (target.st_dev, target.st_ino)
+            if key in ancestors:
+                return Skipped(self.source, rel, LOOP, "a symlink to one of its own parent directories", entry)
+            return real_path, ancestors | {key}
+        if not stat.S_ISREG(target.st_mode):
+            return Skipped(self.source, rel, SPECIAL, "a symlink to something that is not a regular file", entry)
+        wants_link = containing_root(real_path, self.link_roots) is not None
+        return Item(self.source, rel, real_path, wants_link, entry, target)
+
+    def _is_reserved(self, mirror_name: str) -> bool:
+        return any(mirror_name == other or other.startswith(mirror_name + "/") for other in self.reserved)
+
+    # Listing a source directory, three ways with one result.
+
+    def _list_source(self, rel_dir: str, real_dir: str | None) -> list[tuple[str, str, Any]]:
+        """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special; sorted by name."""
+        if self.fast:
+            assert real_dir is not None
+            with os.scandir(real_dir) as entries:
+                listing = [(entry.name, _kind_of_entry(entry), entry) for entry in entries]
+        elif real_dir is not None:
+            dirs, files = self.source.storage.listdir(rel_dir)
+            listing = []
+            for name in [*dirs, *files]:
+                try:
+                    st = os.lstat(os.path.join(real_dir, name))
+                except FileNotFoundError:
+                    continue  # vanished between listing and looking
+                listing.append((name, _kind_of_mode(st.st_mode), st))
+        else:
+            dirs, files = self.source.storage.listdir(rel_dir)
+            listing = [(name, "dir", None) for name in dirs] + [(name, "file", None) for name in files]
+        listing.sort(key=lambda row: row[0])
+        return listing
+
+
+def _list_mirror(mirror_dir: str | None) -> dict[str, os.DirEntry[str]]:
+    if mirror_dir is None:
+        return {}
+    try:
+        with os.scandir(mirror_dir) as entries:
+            return {entry.name: entry for entry in entries}
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+
+
+def _kind_of_entry(entry: os.DirEntry[str]) -> str:
+    if entry.is_symlink():
+        return "link"
+    if entry.is_dir(follow_symlinks=False):
+        return "dir"
+    if entry.is_file(follow_symlinks=False):
+        return "file"
+    return "special"
+
+
+def _kind_of_mode(mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    return "special"
+
+
+def _with(ancestors: frozenset[tuple[int, int]], node: Any) -> frozenset[tuple[int, int]]:
+    if node is None:
+        return ancestors
+    st = node if isinstance(node, os.stat_result) else node.stat(follow_symlinks=False)
+    return ancestors | {(st.st_dev, st.st_ino)}
+
+
+def _stat_of(node: Any) -> os.stat_result | None:
+    if node is None:
+        return None
+    if isinstance(node, os.stat_result):
+        return node
+    return None  # a DirEntry: stat lazily, only when the comparison needs it
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
