@@ -40,6 +40,11 @@ demo: install
 	$(MANAGE) collectmirror --delete --changed-urls var/changed-urls.txt
 	@echo "--- collectmirror (refresh: nothing changed)"
 	$(MANAGE) collectmirror --delete
+	@echo "--- a source changes: one photo deleted, one added; refresh and list the URLs to purge"
+	rm var/media/photos/sample-2.jpg
+	echo "a new photo" > var/media/photos/new.jpg
+	$(MANAGE) collectmirror --delete -v 2 --changed-urls var/changed-urls.txt | grep -v "not modified"
+	cat var/changed-urls.txt
 	@echo "--- verifymirror"
 	$(MANAGE) verifymirror
 	@echo "--- the mirror (var/mirror), first entries:"
