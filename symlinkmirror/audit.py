@@ -13,6 +13,7 @@ from .engine import (
     BROKEN_LINK,
     DEFAULT_IGNORE_PATTERNS,
     ESCAPING_LINK,
+    KIND_MISMATCH,
     MISSING,
     NOT_A_FILE,
     OK,
@@ -116,6 +117,11 @@ def audit(
         reserved = frozenset(
             p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
         )
+        symlinked = _symlinked_prefix(source, mirror_root)
+        if symlinked is not None:
+            # collect() refuses to write through it; never look through it either.
+            result.findings.append(symlinked)
+            continue
         walker = Walker(
             source,
             mirror_root,
@@ -176,6 +182,18 @@ def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool
         result.findings.append(Finding(TEMP_FILE, "", event.mirror_name, owner))
 
 
+def _symlinked_prefix(source: Source, mirror_root: str) -> Finding | None:
+    """A finding when the source's mirror directory is reached through a symlink."""
+    if not source.prefix:
+        return None
+    path = os.path.join(mirror_root, source.prefix)
+    if not os.path.lexists(path) or os.path.realpath(path) == path:
+        return None
+    if is_within(os.path.realpath(path), mirror_root):
+        return Finding(NOT_A_FILE, source.name, source.prefix, "not a directory, where the source has one")
+    return Finding(ESCAPING_LINK, source.name, source.prefix, "a symlinked directory leading outside the mirror")
+
+
 def _detail(verdict: str, item: Item) -> str:
     if verdict == MISSING:
         return "the source file has no mirror entry"
@@ -186,8 +204,13 @@ def _detail(verdict: str, item: Item) -> str:
         return f"a symlink to '{os.path.realpath(item.entry.path)}', outside every symlink_within root"
     if verdict == NOT_A_FILE:
         return "not a regular file or a link"
+    if verdict == KIND_MISMATCH:
+        assert item.entry is not None
+        if not item.entry.is_symlink():
+            return "a copy where a link belongs"
+        # A symlink that the source wants linked: only the hard style rejects it.
+        return "a symlink where a hard link belongs" if item.wants_link else "a link where a copy belongs"
     return {
         "wrong-target": "a link to something other than its source",
-        "kind-mismatch": "a link where a copy belongs" if not item.wants_link else "a copy where a link belongs",
         "stale-copy": "the copy differs from its source",
     }[verdict]

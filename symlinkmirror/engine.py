@@ -8,6 +8,7 @@ import fcntl
 import functools
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -19,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import InvalidStorageError, storages
 
 from . import conf
-from .paths import is_within, temp_owner_alive
+from .paths import is_within, printable, temp_owner_alive
 from .storage import SymlinkOrCopyStorage
 from .walk import LOCK_NAME, UNREADABLE, Blocked, Item, Orphan, Skipped, Source, TempFile, Walker
 
@@ -40,6 +41,10 @@ NOT_A_FILE = "not-a-file"
 ACTIONS = ("linked", "copied", "replaced", "unmodified", "deleted", "skipped", "failed")
 
 CHUNK = 1 << 20
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+
+# errno values meaning "this filesystem cannot make that kind of link here".
+_CANNOT_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP}
 
 
 class MirrorError(Exception):
@@ -98,7 +103,7 @@ class FileEvent:
             text = f"Skipping '{self.name}' ({self.reason})"
         else:
             text = f"Failed '{self.name}': {self.reason}"
-        return text
+        return printable(text)  # a name may hold a newline or bytes that are not UTF-8
 
 
 @dataclass
@@ -269,10 +274,9 @@ def mirror_lock(mirror_root: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
-            raise MirrorLocked(
-                f"The mirror '{mirror_root}' is locked by a run in progress (pid {holder}); try again when it ends."
-            ) from None
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            holder = f"a run in progress (pid {pid})" if pid.isdigit() else "another process"
+            raise MirrorLocked(f"The mirror '{mirror_root}' is locked by {holder}; try again when it ends.") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
@@ -293,6 +297,8 @@ class Options:
     follow_external: bool = False
     workers: int = 1
     link_style: str | None = None
+    # Mirror prefixes of configured sources left out of this run: never orphans.
+    keep_prefixes: tuple[str, ...] = ()
 
 
 def collect(
@@ -332,6 +338,11 @@ class _Run:
         self.on_event = on_event
         self.style = options.link_style or mirror.link_style
         self.report = Report(dry_run=options.dry_run)
+        self._root_length = len(os.fsencode(mirror.real_location)) + 1
+        self._local = threading.local()  # per thread: (directory, fd, generation)
+        self._fds: set[int] = set()
+        self._fds_lock = threading.Lock()
+        self._generation = 0
 
     def emit(self, action: str, source: str, name: str, reason: str = "", made: str = "") -> None:
         event = FileEvent(action, source, name, reason, made, self.options.dry_run)
@@ -340,10 +351,16 @@ class _Run:
             self.on_event(event)
 
     def go(self) -> None:
+        try:
+            self._go()
+        finally:
+            self._close_directories()
+
+    def _go(self) -> None:
         mirror_root = (
             self.mirror.real_location if os.path.exists(self.mirror.location) else os.path.abspath(self.mirror.location)
         )
-        prefixes = {source.prefix for source in self.sources}
+        prefixes = {source.prefix for source in self.sources} | set(self.options.keep_prefixes)
         for source in self.sources:
             reserved = frozenset(
                 p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
@@ -352,9 +369,11 @@ class _Run:
                 continue
             if self.options.clear:
                 self._clear(source, mirror_root, reserved)
+                self._close_directories()  # some may have been deleted
             walker = Walker(
                 source,
-                mirror_root,
+                # A dry run leaves the cleared entries in place: walk as if they were gone.
+                None if self.options.clear and self.options.dry_run else mirror_root,
                 self.mirror.symlink_within,
                 ignore_patterns=self.options.ignore_patterns,
                 follow_external=self.options.follow_external,
@@ -439,6 +458,10 @@ class _Run:
             if item.wants_link and item.real_path is not None:
                 return "hardlink" if self.style == "hard" else "symlink"
             return "copy"
+        if fresh and item.wants_link and item.real_path is not None:
+            made = self._link_new(item)
+            if made:
+                return made
         if item.real_path is not None:
             mtime_ns = item.stat()[1] if not item.wants_link or self.style == "hard" else None
             put = functools.partial(
@@ -458,6 +481,56 @@ class _Run:
         _size, mtime_ns = item.stat()
         with item.open() as content:
             return self.mirror.put(mirror_name, content=content, mtime_ns=mtime_ns, wants_link=False)
+
+    def _link_new(self, item: Item) -> str:
+        """Make a link where the mirror has nothing, relative to an open directory.
+
+        The common case of a first run: one symlinkat() per file, as `cp -as`
+        does, with the directory created and checked once. '' means "use put()",
+        for a name taken meanwhile or a filesystem without links.
+        """
+        assert item.real_path is not None
+        if len(os.fsencode(item.mirror_name)) + self._root_length >= PATH_MAX:
+            return ""  # reachable only relative to its directory: let put() fail it
+        directory, _, base = item.mirror_name.rpartition("/")
+        try:
+            dir_fd = self._directory_fd(directory)
+            if self.style == "hard":
+                os.link(item.real_path, base, dst_dir_fd=dir_fd)
+                return "hardlink"
+            if self.mirror._symlinks_unsupported:
+                return ""
+            os.symlink(wanted_target(item, self.mirror, self.style), base, dir_fd=dir_fd)
+            return "symlink"
+        except OSError as exc:
+            if isinstance(exc, FileExistsError | NotADirectoryError) or exc.errno in _CANNOT_LINK:
+                return ""
+            raise
+
+    def _directory_fd(self, directory: str) -> int:
+        """An open descriptor of the mirror directory, created and checked once per directory and thread."""
+        cached = getattr(self._local, "directory", None)
+        if cached is not None and cached[2] != self._generation:
+            cached = None  # closed by _close_directories()
+        if cached is not None and cached[0] == directory:
+            return cached[1]
+        path = self.mirror.ensure_directory(directory)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        with self._fds_lock:
+            if cached is not None and cached[1] in self._fds:
+                self._fds.discard(cached[1])
+                os.close(cached[1])
+            self._fds.add(fd)
+        self._local.directory = (directory, fd, self._generation)
+        return fd
+
+    def _close_directories(self) -> None:
+        """Close every cached directory; each thread opens afresh on its next use."""
+        with self._fds_lock:
+            for fd in self._fds:
+                os.close(fd)
+            self._fds.clear()
+            self._generation += 1
 
     def _remove(self, source: Source, mirror_name: str, path: str, reason: str) -> list[tuple[str, str, str, str, str]]:
         """Delete a mirror entry (a whole directory tree, entry by entry), never following links."""

@@ -95,5 +95,24 @@ def temp_owner_alive(name: str) -> bool:
     return True
 
 
+def printable(text: str) -> str:
+    """text as one printable line, for messages about names read from the disk.
+
+    A name may hold a newline, or bytes that are not valid UTF-8 (which Python
+    decodes to surrogates): printed raw, it would split the line or make a
+    strict UTF-8 stdout raise. Such characters appear as escapes instead.
+    """
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else _escape(char) for char in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape of an undecodable byte
+        return f"\\x{code - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
+
+
 def as_path(value: StrPath) -> Path:
     return Path(os.fspath(value))

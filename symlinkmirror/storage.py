@@ -9,6 +9,7 @@ import shutil
 import stat
 import warnings
 from typing import Any
+from urllib.parse import quote, urljoin
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage
@@ -77,6 +78,21 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             self.__dict__.pop("link_style", None)
         if setting == "MEDIA_ROOT":
             self.__dict__.pop("real_location", None)
+
+    def path(self, name: str) -> str:
+        # No file system can hold a NUL in a name; without this, Django fails later with a ValueError.
+        if "\x00" in name:
+            raise SuspiciousFileOperation(f"The name {name!r} contains a NUL character.")
+        return super().path(name)
+
+    def url(self, name: str | None) -> str:
+        """Like FileSystemStorage.url, and a name read from the disk that is not valid UTF-8
+        is quoted byte for byte, as the web server sees it (Django's quote() would raise)."""
+        if name and not _is_utf8(name):
+            if self.base_url is None:
+                raise ValueError("This file is not accessible via a URL.")
+            return urljoin(self.base_url, quote(os.fsencode(name), safe="/~!*()'").lstrip("/"))
+        return super().url(name)
 
     # Public API used by the engine and the commands.
 
@@ -151,6 +167,10 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         style = link_style or self.link_style
         if wants_link is None:
             wants_link = real_source is not None and self.wants_link(real_source)
+        if wants_link:
+            # The source may have changed since the caller looked at it: never
+            # link a directory (it would publish every file in it) or a device.
+            _require_regular_file(real_source)
         if wants_link and not replace:
             # Creating a link is atomic and fails on an existing name: make a
             # new one in place. Only replacing needs the temporary name.
@@ -175,7 +195,11 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         while True:
             try:
                 self.put(name, real_source=real_source, content=content, replace=self._allow_overwrite)
-            except FileExistsError:
+            except FileExistsError as exc:
+                # Only a taken final name earns another name: a file where a
+                # directory should be would fail the same way forever.
+                if self.path(name) not in (exc.filename, exc.filename2):
+                    raise
                 name = self.get_available_name(name)
             else:
                 break
@@ -187,6 +211,8 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         if not name:
             raise ValueError("The name must be given to delete().")
         path = self.path(name)
+        # Deleting is writing: never through a symlinked directory either.
+        self._refuse_outside(os.path.dirname(path))
         try:
             if os.path.islink(path):
                 os.unlink(path)
@@ -195,10 +221,20 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         except FileNotFoundError:
             pass
 
+    def ensure_directory(self, name: str) -> str:
+        """Create the directory name (and its parents) inside the storage; return its path.
+
+        Raises SuspiciousFileOperation when it resolves outside the location.
+        """
+        return self._make_directory(os.path.join(self.path(name), ""))
+
     # Internals.
 
     def _make_directory(self, full_path: str) -> str:
         directory = os.path.dirname(full_path)
+        # Before creating anything (realpath resolves the part that exists),
+        # and again after, in case a symlink was swapped in meanwhile.
+        self._refuse_outside(directory)
         try:
             if self.directory_permissions_mode is not None:
                 safe_makedirs(directory, self.directory_permissions_mode, exist_ok=True)
@@ -206,13 +242,16 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                 os.makedirs(directory, exist_ok=True)
         except FileExistsError:
             raise FileExistsError(f"{directory} exists and is not a directory.") from None
+        self._refuse_outside(directory)
+        return directory
+
+    def _refuse_outside(self, directory: str) -> None:
         # A symlinked directory inside the mirror could point anywhere; never
         # write through one.
         if not is_within(os.path.realpath(directory), self.real_location):
             raise SuspiciousFileOperation(
                 f"The directory '{directory}' resolves outside the storage location '{self.location}'; refusing to write through it."
             )
-        return directory
 
     def _link_in_place(self, full_path: str, real_source: str | None, style: str) -> str:
         """Make a new link at full_path; '' when this filesystem cannot, so the caller copies."""
@@ -263,8 +302,13 @@ class SymlinkOrCopyStorage(FileSystemStorage):
 
     def _write_copy(self, tmp: str, real_source: str | None, content: Any) -> None:
         if real_source is not None:
+            before = _require_regular_file(real_source)
             # copyfile uses the kernel's sendfile/copy_file_range fast paths.
             shutil.copyfile(real_source, tmp)
+            after = os.stat(real_source)
+            if _version(after) != _version(before):
+                # Rewritten while we read it: the copy may mix old and new bytes.
+                raise OSError(errno.EAGAIN, "The source file changed while it was being copied; run again to copy it")
         else:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
             handle = None
@@ -302,6 +346,25 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             os.replace(tmp, full_path)
         else:
             os.unlink(tmp)
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes of undecodable bytes
+        return False
+    return True
+
+
+def _require_regular_file(path: str) -> os.stat_result:
+    st = os.stat(path)  # FileNotFoundError when it has gone
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "The source is no longer a regular file", path)
+    return st
+
+
+def _version(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def _remove_quietly(path: str) -> None:

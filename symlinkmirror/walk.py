@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.files.storage import FileSystemStorage, Storage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
 from .paths import containing_root, is_temp_name, is_within
 
@@ -39,6 +39,8 @@ class Source:
     @property
     def local_root(self) -> str | None:
         """The storage's directory on disk, or None for a storage without paths."""
+        if isinstance(self.storage, InMemoryStorage):
+            return None  # its path() names a file under MEDIA_ROOT, but its files live in memory
         try:
             return self.storage.path("")
         except NotImplementedError:
@@ -144,7 +146,7 @@ class Walker:
     def __init__(
         self,
         source: Source,
-        mirror_root: str,
+        mirror_root: str | None,
         link_roots: tuple[str, ...],
         *,
         ignore_patterns: list[str] | None = None,
@@ -153,7 +155,7 @@ class Walker:
         fast: bool | None = None,
     ) -> None:
         self.source = source
-        self.mirror_root = mirror_root  # resolved
+        self.mirror_root = mirror_root  # resolved; None walks the source as against an empty mirror
         self.link_roots = link_roots  # resolved
         self.ignore_patterns = ignore_patterns or []
         self.follow_external = follow_external
@@ -165,7 +167,11 @@ class Walker:
             self.fast = False
 
     def __iter__(self) -> Iterator[Event]:
-        mirror_dir = os.path.join(self.mirror_root, self.source.prefix) if self.source.prefix else self.mirror_root
+        mirror_dir = (
+            os.path.join(self.mirror_root, self.source.prefix)
+            if self.source.prefix and self.mirror_root is not None
+            else self.mirror_root
+        )
         if self.real_root is None:
             yield from self._walk("", None, mirror_dir, frozenset())
             return
@@ -254,7 +260,7 @@ class Walker:
     ) -> Item | Skipped | tuple[str, frozenset[tuple[int, int]]]:
         try:
             target = os.stat(path)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):  # ENOTDIR: the target path runs through a file
             return Skipped(self.source, rel, BROKEN, "a symlink whose target does not exist", entry)
         except OSError as exc:
             if exc.errno == 40:  # ELOOP: a chain of links that never ends
@@ -286,7 +292,14 @@ class Walker:
             with os.scandir(real_dir) as entries:
                 listing = [(entry.name, _kind_of_entry(entry), entry) for entry in entries]
         elif real_dir is not None:
-            dirs, files = self.source.storage.listdir(rel_dir)
+            try:
+                dirs, files = self.source.storage.listdir(rel_dir)
+            except OSError:
+                # FileSystemStorage.listdir follows every symlink and raises on
+                # a loop: list the names here, so one bad link is skipped and
+                # reported rather than the whole directory.
+                with os.scandir(real_dir) as entries:
+                    dirs, files = [], [entry.name for entry in entries]
             listing = []
             for name in [*dirs, *files]:
                 try:

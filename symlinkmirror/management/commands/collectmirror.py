@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import engine
+from ... import conf, engine
 from ..options import add_walk_arguments, ignore_patterns, progress_bar, resolve
 
 LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: another run holds the mirror; try later
@@ -66,6 +66,7 @@ class Command(BaseCommand):
             follow_external=options["follow_external_links"],
             workers=options["workers"],
             link_style=options["link_style"],
+            keep_prefixes=tuple(spec["prefix"] for spec in conf.sources().values()),
         )
         if options["clear"] and options["interactive"] and not options["dry_run"]:
             self.confirm_clear(mirror.location, sources)

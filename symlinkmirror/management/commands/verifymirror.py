@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import audit, engine
+from ...paths import printable
 from ..options import add_walk_arguments, ignore_patterns, progress_bar, resolve
 
 EXAMPLES = 5  # findings shown per category below -v 2
@@ -56,7 +57,7 @@ class Command(BaseCommand):
             if fixed is not None:
                 self.stdout.write(f"Fixed {len(repaired)} of {len(before.findings)} findings.")
                 for source, name, reason in fixed.errors:
-                    self.stderr.write(f"Could not fix '{name}' ({source}): {reason}")
+                    self.stderr.write(printable(f"Could not fix '{name}' ({source}): {reason}"))
             self.write_human(result, verbosity)
         if not result.clean:
             raise CommandError(f"The mirror has {len(result.findings)} finding(s).", returncode=1)
@@ -73,10 +74,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{category} ({len(findings)}):")
             shown = findings if verbosity >= 2 else findings[:EXAMPLES]
             for finding in shown:
-                self.stdout.write(f"  '{finding.name}': {finding.detail}")
+                self.stdout.write(printable(f"  '{finding.name}': {finding.detail}"))
             if len(shown) < len(findings):
                 self.stdout.write(f"  ... and {len(findings) - len(shown)} more (use -v 2 to list all)")
         if verbosity >= 2:
             for note in result.notes:
-                self.stdout.write(f"Skipped '{note.name}' ({note.detail})")
+                self.stdout.write(printable(f"Skipped '{note.name}' ({note.detail})"))
         self.stdout.write(result.summary())
