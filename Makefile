@@ -50,8 +50,10 @@ demo: install
 	@echo "--- the mirror (var/mirror), first entries:"
 	@cd var/mirror && find . -path ./static/admin -prune -o -name .symlinkmirror.lock -prune -o \( -type l -printf '%p -> %l\n' \) -o \( -type f -printf '%p (copy)\n' \) | sort | head -20
 
+# BENCH_ARGS=--quick for a short run; see bench/run.py --help.
 bench: install
-	$(BIN)/python bench/run.py
+	@command -v rsync >/dev/null || ./.ci/install-os-packages rsync
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var $(VENV)

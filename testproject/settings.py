@@ -60,7 +60,7 @@ MEDIA_ROOT = env.str("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 MEDIA_URL = "/media/"
 STATIC_ROOT = env.str("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "testproject" / "static"]
+STATICFILES_DIRS = env.list("STATICFILES_DIRS", default=[str(BASE_DIR / "testproject" / "static")])
 
 # The mirror an origin-pull CDN serves: its root is the CDN origin's document
 # root, so media/ and static/ inside it keep their URL paths.
