@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import InvalidStorageError, storages
@@ -55,8 +55,7 @@ class MirrorLocked(MirrorError):
     pass
 
 
-@dataclass(frozen=True)
-class FileEvent:
+class FileEvent(NamedTuple):
     """One thing that happened (or, in a dry run, would happen) to one mirror entry."""
 
     action: str  # one of ACTIONS, or "cleaned" for a removed temporary file
@@ -118,7 +117,10 @@ class Report:
     def add(self, event: FileEvent) -> None:
         if event.action not in ACTIONS:
             return
-        self.counts.setdefault(event.source, collections.Counter())[event.action] += 1
+        counts = self.counts.get(event.source)
+        if counts is None:
+            counts = self.counts[event.source] = collections.Counter()
+        counts[event.action] += 1
         if event.action == "failed":
             self.errors.append((event.source, event.name, event.reason))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,7 +48,7 @@ class Source:
             return None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Item:
     """One source file and the mirror entry at its name (None when absent)."""
 
@@ -126,8 +127,11 @@ class TempFile:
 Event = Item | Skipped | Orphan | Blocked | TempFile
 
 
-def matches_patterns(path: str, patterns: list[str]) -> bool:
-    return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
+def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
+    """One regex matching what any of collectstatic's fnmatchcase() patterns matches."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in patterns))
 
 
 def uses_fast_path(storage: Storage) -> bool:
@@ -158,6 +162,7 @@ class Walker:
         self.mirror_root = mirror_root  # resolved; None walks the source as against an empty mirror
         self.link_roots = link_roots  # resolved
         self.ignore_patterns = ignore_patterns or []
+        self._ignored = compile_patterns(self.ignore_patterns)
         self.follow_external = follow_external
         self.reserved = reserved  # mirror names that belong to other sources
         local_root = source.local_root
@@ -196,11 +201,12 @@ class Walker:
         present: set[str] = set()
         dir_wants_link = real_dir is not None and containing_root(real_dir, self.link_roots) is not None
         subdirs: list[tuple[str, str | None, frozenset[tuple[int, int]]]] = []
+        ignored = self._ignored
 
         for name, kind, node in listing:
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if matches_patterns(name, self.ignore_patterns) or (
-                kind != "dir" and rel_dir and matches_patterns(rel, self.ignore_patterns)
+            if ignored is not None and (
+                ignored.match(name) or (kind != "dir" and rel_dir and ignored.match(rel))
             ):
                 present.add(name)  # ignored names keep their mirror entries
                 continue
