@@ -18,7 +18,7 @@ install: $(STAMP)
 
 # The origin test serves the mirror with a real nginx; FAT (dosfstools) has no symlinks.
 os-packages:
-	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v mkfs.vfat >/dev/null || ./.ci/install-os-packages
+	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null || ./.ci/install-os-packages
 
 test: install os-packages
 	$(BIN)/python -m pytest

@@ -22,8 +22,9 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # Before staticfiles: its collectstatic skips the unmodified links SymlinkOrCopyStorage makes.
     "symlinkmirror",
+    "django.contrib.staticfiles",
     "testproject",
 ]
 
