@@ -1,0 +1,232 @@
+"""End to end: a real nginx serves the mirror as a CDN's origin would."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.core.files.storage import storages
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from testproject.models import Photo
+from tests.factories import PhotoFactory
+
+TIMEOUT = 5  # seconds, for each request and for nginx to start or stop
+
+NGINX_CONF = """\
+worker_processes 1;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+{user}
+events {{
+    worker_connections 16;
+}}
+http {{
+    access_log {prefix}/access.log;
+{temp_paths}
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+        disable_symlinks off;
+        location / {{
+            try_files $uri =404;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+    if found is None:
+        pytest.fail("nginx is not installed: run `make test`, which installs it with .ci/install-os-packages.")
+    return found
+
+
+def temp_path_directives(nginx: str, prefix: Path) -> str:
+    """Keep every temporary directory under prefix, for the modules this nginx has."""
+    built = subprocess.run([nginx, "-V"], capture_output=True, text=True, timeout=TIMEOUT).stderr
+    lines = [f"    client_body_temp_path {prefix}/client_body;"]
+    for module in ("proxy", "fastcgi", "uwsgi", "scgi"):
+        if f"--without-http_{module}_module" not in built:
+            lines.append(f"    {module}_temp_path {prefix}/{module};")
+    return "\n".join(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Origin:
+    port: int
+
+    def get(self, url: str) -> tuple[int, bytes]:
+        """GET a mirror URL from the origin: (status, body). Never through a proxy."""
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(f"http://127.0.0.1:{self.port}{url}", timeout=TIMEOUT) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, exc.read()
+
+
+@pytest.fixture
+def origin(mirror_in_tmp_path, tmp_path):
+    """nginx serving the mirror directory on a free local port, stopped after the test."""
+    nginx = nginx_binary()
+    prefix = tmp_path / "nginx"
+    prefix.mkdir()
+    port = free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            prefix=prefix,
+            port=port,
+            root=mirror_in_tmp_path.mirror,
+            temp_paths=temp_path_directives(nginx, prefix),
+            # A root master hands requests to workers running as nobody, who
+            # cannot enter tmp_path (mode 0700): keep them root here.
+            user="user root;" if os.geteuid() == 0 else "",
+        )
+    )
+    with (prefix / "stderr.log").open("w") as stderr:
+        process = subprocess.Popen(
+            [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        try:
+            wait_for_port(port, process, prefix)
+            yield Origin(port)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_for_port(port: int, process: subprocess.Popen, prefix: Path) -> None:
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        if process.poll() is not None:
+            logs = "".join(p.read_text() for p in (prefix / "stderr.log", prefix / "error.log") if p.exists())
+            pytest.fail(f"nginx exited with status {process.returncode}:\n{logs}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"nginx did not accept connections on 127.0.0.1:{port} within {TIMEOUT}s.")
+            time.sleep(0.05)
+
+
+def collectmirror(*args: str) -> list[str]:
+    out = io.StringIO()
+    call_command("collectmirror", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue().splitlines()
+
+
+@pytest.fixture
+def media_linked_static_copied(settings, mirror_in_tmp_path):
+    """Only MEDIA_ROOT is trusted: media files are linked, static files copied."""
+    settings.SYMLINKMIRROR_SYMLINK_WITHIN = [str(mirror_in_tmp_path.media)]
+    (mirror_in_tmp_path.media / "docs").mkdir()
+    (mirror_in_tmp_path.media / "docs" / "guide.pdf").write_bytes(b"%PDF guide")
+    (mirror_in_tmp_path.static / "site.css").write_bytes(b"body { color: black }")
+    collectmirror()
+    return mirror_in_tmp_path
+
+
+@pytest.fixture
+def renditions_in_tmp_path(monkeypatch, mirror_in_tmp_path):
+    """Photo.rendition's storage was resolved from STORAGES at import: point it at this test's mirror."""
+    monkeypatch.setattr(Photo._meta.get_field("rendition"), "storage", storages["mirror"])
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("renditions_in_tmp_path")
+def test_origin_serves_linked_and_copied_files_with_their_sources_bytes(media_linked_static_copied, origin):
+    setup = media_linked_static_copied
+    plain = PhotoFactory(original__filename="plain.jpg", original__data=b"JPEG plain")
+    marked = PhotoFactory(original__filename="marked.jpg", original__data=b"JPEG marked", watermark="ACME")
+    plain.publish()
+    marked.publish()
+    mirror = storages["mirror"]
+
+    responses = {
+        name: origin.get(mirror.url(name))
+        for name in ("media/docs/guide.pdf", "static/site.css", plain.rendition.name, marked.rendition.name)
+    }
+
+    assert (setup.mirror / "media" / "docs" / "guide.pdf").is_symlink()
+    assert not (setup.mirror / "static" / "site.css").is_symlink()
+    assert (setup.mirror / plain.rendition.name).is_symlink()
+    assert not (setup.mirror / marked.rendition.name).is_symlink()
+    assert responses == {
+        "media/docs/guide.pdf": (200, b"%PDF guide"),
+        "static/site.css": (200, b"body { color: black }"),
+        "renditions/plain.jpg": (200, b"JPEG plain"),
+        "renditions/marked.jpg": (200, b"JPEG marked\n-- watermark: ACME\n"),
+    }
+
+
+def test_deleted_source_is_gone_from_the_origin_after_collectmirror_delete(media_linked_static_copied, origin):
+    setup = media_linked_static_copied
+    before = origin.get("/media/docs/guide.pdf")
+    (setup.media / "docs" / "guide.pdf").unlink()
+
+    lines = collectmirror("--delete")
+    after = origin.get("/media/docs/guide.pdf")
+
+    assert before == (200, b"%PDF guide")
+    assert lines == ["0 files linked, 0 copied, 0 replaced, 1 unmodified, 1 deleted, 0 skipped, 0 failed."]
+    assert after[0] == 404
+
+
+def test_escaping_link_is_reported_before_it_is_served_and_never_served_after_fix(
+    media_linked_static_copied, origin, tmp_path
+):
+    setup = media_linked_static_copied
+    secret = tmp_path / "private" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----")
+    (setup.mirror / "media" / "key.txt").symlink_to(secret)  # planted where no source file is
+    guide = setup.mirror / "media" / "docs" / "guide.pdf"
+    guide.unlink()
+    guide.symlink_to(secret)  # planted in place of a source file's link
+    out = io.StringIO()
+
+    with pytest.raises(CommandError) as caught:
+        call_command("verifymirror", "--json", stdout=out)
+    fixed = io.StringIO()
+    call_command("verifymirror", "--fix", stdout=fixed)
+    responses = [origin.get("/media/key.txt"), origin.get("/media/docs/guide.pdf")]
+
+    document = json.loads(out.getvalue())
+    assert caught.value.returncode == 1
+    assert document["counts"] == {"escaping-link": 2}
+    assert [(f["category"], f["name"]) for f in document["findings"]] == [
+        ("escaping-link", "media/key.txt"),
+        ("escaping-link", "media/docs/guide.pdf"),
+    ]
+    assert fixed.getvalue().splitlines() == ["Fixed 2 of 2 findings.", "2 files checked: the mirror is clean."]
+    assert responses[0][0] == 404
+    assert responses[1] == (200, b"%PDF guide")
+    assert all(b"PRIVATE KEY" not in body for _status, body in responses)
+    assert secret.read_bytes() == b"-----BEGIN OPENSSH PRIVATE KEY-----"
