@@ -35,13 +35,14 @@ demo: install
 	rm -rf var && mkdir -p var
 	$(MANAGE) migrate --noinput -v 0
 	$(MANAGE) makesamples
+	mkdir -p var/media/uploads && echo "an old upload" > var/media/uploads/old.pdf
 	$(MANAGE) collectstatic --noinput -v 0
 	@echo "--- collectmirror (first run)"
 	$(MANAGE) collectmirror --delete --changed-urls var/changed-urls.txt
 	@echo "--- collectmirror (refresh: nothing changed)"
 	$(MANAGE) collectmirror --delete
-	@echo "--- a source changes: one photo deleted, one added; refresh and list the URLs to purge"
-	rm var/media/photos/sample-2.jpg
+	@echo "--- a source changes: one upload deleted, one photo added; refresh and list the URLs to purge"
+	rm var/media/uploads/old.pdf
 	echo "a new photo" > var/media/photos/new.jpg
 	$(MANAGE) collectmirror --delete -v 2 --changed-urls var/changed-urls.txt | grep -v "not modified"
 	cat var/changed-urls.txt

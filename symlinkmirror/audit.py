@@ -6,7 +6,7 @@ import collections
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .engine import (
@@ -17,12 +17,17 @@ from .engine import (
     MISSING,
     NOT_A_FILE,
     OK,
+    FileEvent,
+    Options,
+    Report,
     bad_link,
+    collect,
     compare,
+    mirror_lock,
 )
-from .paths import is_within, temp_owner_alive
+from .paths import is_temp_name, is_within, temp_owner_alive
 from .storage import SymlinkOrCopyStorage
-from .walk import UNREADABLE, Blocked, Item, Orphan, Skipped, Source, TempFile, Walker
+from .walk import LOCK_NAME, UNREADABLE, Blocked, Item, Orphan, Skipped, Source, TempFile, Walker
 
 ORPHAN = "orphan"
 UNREADABLE_FINDING = "unreadable"
@@ -41,6 +46,9 @@ CATEGORIES = (
     UNREADABLE_FINDING,
     TEMP_FILE,
 )
+
+# The source name of findings outside every source's prefix.
+UNMANAGED = "(unmanaged)"
 
 # Findings that collect() cannot repair: the source itself must be fixed.
 UNREPAIRABLE = {UNREADABLE_FINDING}
@@ -80,10 +88,12 @@ class Audit:
         return dict(collections.Counter(finding.category for finding in self.findings))
 
     def summary(self) -> str:
+        checked = f"{self.checked} {'file' if self.checked == 1 else 'files'} checked"
         if self.clean:
-            return f"{self.checked} files checked: the mirror is clean."
+            return f"{checked}: the mirror is clean."
         parts = ", ".join(f"{len(found)} {category}" for category, found in self.by_category().items())
-        return f"{self.checked} files checked: {len(self.findings)} findings ({parts})."
+        count = len(self.findings)
+        return f"{checked}: {count} {'finding' if count == 1 else 'findings'} ({parts})."
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,14 +115,19 @@ def audit(
     follow_external: bool = False,
     link_style: str | None = None,
     on_file: Callable[[], None] | None = None,
+    keep_prefixes: tuple[str, ...] = (),
 ) -> Audit:
-    """Read-only: walk every source with its mirror directory and record what is wrong."""
+    """Read-only: walk every source with its mirror directory and record what is wrong.
+
+    keep_prefixes names the mirror prefixes of every configured source, also
+    those left out of this audit: they are neither orphans nor unmanaged.
+    """
     started = time.monotonic()
     result = Audit()
     style = link_style or mirror.link_style
     patterns = list(DEFAULT_IGNORE_PATTERNS) if ignore_patterns is None else ignore_patterns
     mirror_root = mirror.real_location
-    prefixes = {source.prefix for source in sources}
+    prefixes = {source.prefix for source in sources} | set(keep_prefixes)
     for source in sources:
         reserved = frozenset(
             p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
@@ -134,8 +149,40 @@ def audit(
             _record(event, mirror, style, checksum, result)
             if on_file is not None and isinstance(event, Item):
                 on_file()
+    if "" not in prefixes:
+        _audit_unmanaged(mirror, mirror_root, "", prefixes, result)
     result.duration = time.monotonic() - started
     return result
+
+
+def _audit_unmanaged(
+    mirror: SymlinkOrCopyStorage, directory: str, rel_dir: str, prefixes: set[str], result: Audit
+) -> None:
+    """Check links outside every source's prefix (what the site saves through the storage).
+
+    collectmirror does not manage those entries, so they are never orphans; but
+    the CDN serves them, so a link there that escapes every root is a finding.
+    """
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError:
+        return
+    for entry in entries:
+        name = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+        if name in prefixes or (not rel_dir and entry.name == LOCK_NAME):
+            continue
+        if is_temp_name(entry.name):
+            owner = "its writer is still running" if temp_owner_alive(entry.path) else "left by an interrupted run"
+            result.findings.append(Finding(TEMP_FILE, UNMANAGED, name, owner))
+        elif entry.is_symlink():
+            resolved = os.path.realpath(entry.path)
+            if not any(is_within(resolved, root) for root in mirror.symlink_within):
+                detail = f"a symlink to '{resolved}', outside every symlink_within root"
+                result.findings.append(Finding(ESCAPING_LINK, UNMANAGED, name, detail))
+            elif not os.path.exists(resolved):
+                result.findings.append(Finding(BROKEN_LINK, UNMANAGED, name, "the link's target does not exist"))
+        elif entry.is_dir(follow_symlinks=False):
+            _audit_unmanaged(mirror, entry.path, name, prefixes, result)
 
 
 def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool, result: Audit) -> None:
@@ -214,3 +261,27 @@ def _detail(verdict: str, item: Item) -> str:
         "wrong-target": "a link to something other than its source",
         "stale-copy": "the copy differs from its source",
     }[verdict]
+
+
+def repair(sources: list[Source], mirror: SymlinkOrCopyStorage, found: Audit, options: Options) -> Report:
+    """Fix what can be fixed: collect() with --delete, then unmanaged escaping links and leftovers.
+
+    Same atomicity and lock as collectmirror; per-entry failures are in the report.
+    """
+    report = collect(sources, mirror, replace(options, delete=True))
+    unmanaged = [f for f in found.findings if f.source == UNMANAGED and f.category in (ESCAPING_LINK, TEMP_FILE)]
+    if unmanaged and not options.dry_run:
+        with mirror_lock(mirror.location):
+            for finding in unmanaged:
+                path = os.path.join(mirror.real_location, finding.name)
+                if finding.category == TEMP_FILE and temp_owner_alive(path):
+                    continue
+                try:
+                    os.unlink(path)  # a link or a temporary file: never followed
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    report.add(FileEvent("failed", UNMANAGED, finding.name, exc.strerror or str(exc)))
+                    continue
+                report.add(FileEvent("deleted", UNMANAGED, finding.name, finding.detail))
+    return report

@@ -205,9 +205,7 @@ class Walker:
 
         for name, kind, node in listing:
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if ignored is not None and (
-                ignored.match(name) or (kind != "dir" and rel_dir and ignored.match(rel))
-            ):
+            if ignored is not None and (ignored.match(name) or (kind != "dir" and rel_dir and ignored.match(rel))):
                 present.add(name)  # ignored names keep their mirror entries
                 continue
             if kind == "dir":

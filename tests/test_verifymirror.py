@@ -74,7 +74,7 @@ class Case:
 def one(category: str, source: str, name: str, detail: str, args: tuple[str, ...] = ()) -> Case:
     return Case(
         findings=[Finding(category, source, name, detail)],
-        lines=[f"{category} (1):", f"  '{name}': {detail}", f"3 files checked: 1 findings (1 {category})."],
+        lines=[f"{category} (1):", f"  '{name}': {detail}", f"3 files checked: 1 finding (1 {category})."],
         args=args,
     )
 
@@ -285,7 +285,8 @@ def test_fix_repairs_each_finding_and_the_mirror_audits_clean_after(tree, make):
     after, _err = verify(*case.args)
 
     count = len(case.findings)
-    assert fixed == [f"Fixed {count} of {count} findings.", f"{case.checked} files checked: the mirror is clean."]
+    findings = "finding" if count == 1 else "findings"
+    assert fixed == [f"Fixed {count} of {count} {findings}.", f"{case.checked} files checked: the mirror is clean."]
     assert after == [f"{case.checked} files checked: the mirror is clean."]
 
 
@@ -452,7 +453,7 @@ def test_source_limits_the_audit_to_that_source(tree):
     assert lines == [
         "missing (1):",
         "  'static/site.css': the source file has no mirror entry",
-        "1 files checked: 1 findings (1 missing).",
+        "1 file checked: 1 finding (1 missing).",
     ]
     assert [f["name"] for f in json.loads("\n".join(json_lines))["findings"]] == ["static/site.css"]
 
@@ -464,7 +465,7 @@ def test_fix_with_source_repairs_only_that_source(tree):
     fixed, _err = verify("--source", "static", "--fix")
     lines, _err, _error = verify_failing()
 
-    assert fixed == ["Fixed 1 of 1 findings.", "1 files checked: the mirror is clean."]
+    assert fixed == ["Fixed 1 of 1 finding.", "1 file checked: the mirror is clean."]
     assert lines[:2] == ["missing (1):", "  'media/a.txt': the source file has no mirror entry"]
 
 
@@ -487,7 +488,7 @@ def test_fix_cannot_repair_a_symlinked_source_directory_and_exits_non_zero(tree)
         "Fixed 1 of 2 findings.",
         "escaping-link (1):",
         "  'static': a symlinked directory leading outside the mirror",
-        "2 files checked: 1 findings (1 escaping-link).",
+        "2 files checked: 1 finding (1 escaping-link).",
     ]
     assert err == (
         "Could not fix 'static' (static): this mirror directory is a symlink; "
@@ -565,7 +566,7 @@ def test_fix_cannot_repair_an_unreadable_source_directory_and_exits_non_zero(pri
         "Fixed 2 of 3 findings.",
         "unreadable (1):",
         "  'media/private': Permission denied",
-        "2 files checked: 1 findings (1 unreadable).",
+        "2 files checked: 1 finding (1 unreadable).",
     ]
     assert result.stderr.splitlines() == [
         "Could not fix 'media/private' (media): Permission denied",
@@ -573,3 +574,66 @@ def test_fix_cannot_repair_an_unreadable_source_directory_and_exits_non_zero(pri
     ]
     assert result.returncode == 1
     assert (private_directory / "mirror" / "media" / "a.txt").is_symlink()
+
+
+# Outside every source's prefix: what the site saves through the storage itself.
+
+
+def test_an_escaping_link_outside_every_source_prefix_is_found_and_fixed(tree):
+    (tree.mirror / "renditions").mkdir()
+    os.symlink(tree.secret, tree.mirror / "renditions" / "leak.txt")
+
+    lines, _err, error = verify_failing()
+    fixed, _err = verify("--fix")
+
+    assert lines == [
+        "escaping-link (1):",
+        f"  'renditions/leak.txt': a symlink to '{tree.secret}', outside every symlink_within root",
+        "3 files checked: 1 finding (1 escaping-link).",
+    ]
+    assert error.returncode == 1
+    assert fixed == ["Fixed 1 of 1 finding.", "3 files checked: the mirror is clean."]
+    assert not os.path.lexists(tree.mirror / "renditions" / "leak.txt")
+    assert tree.secret.read_text() == "root:x:0:0"
+
+
+def test_links_and_copies_outside_every_source_prefix_are_not_orphans(tree):
+    (tree.mirror / "renditions").mkdir()
+    os.symlink(tree.media / "a.txt", tree.mirror / "renditions" / "a.txt")
+    (tree.mirror / "renditions" / "a-watermarked.txt").write_text("alpha ©")
+
+    lines, _err = verify()
+
+    assert lines == ["3 files checked: the mirror is clean."]
+
+
+def test_a_broken_link_outside_every_source_prefix_is_reported_and_left_to_the_site(tree):
+    (tree.mirror / "renditions").mkdir()
+    os.symlink(tree.media / "gone.jpg", tree.mirror / "renditions" / "gone.jpg")
+
+    lines, _err, _error = verify_failing("--fix")
+
+    assert lines == [
+        "Fixed 0 of 1 finding.",
+        "broken-link (1):",
+        "  'renditions/gone.jpg': the link's target does not exist",
+        "3 files checked: 1 finding (1 broken-link).",
+    ]
+    assert os.path.islink(tree.mirror / "renditions" / "gone.jpg")
+
+
+def test_unmanaged_findings_carry_their_own_source_name_in_json(tree):
+    os.symlink(tree.secret, tree.mirror / "top.txt")
+    out = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("verifymirror", "--json", stdout=out, stderr=io.StringIO())
+
+    assert json.loads(out.getvalue())["findings"] == [
+        {
+            "category": "escaping-link",
+            "source": "(unmanaged)",
+            "name": "top.txt",
+            "detail": f"a symlink to '{tree.secret}', outside every symlink_within root",
+        }
+    ]

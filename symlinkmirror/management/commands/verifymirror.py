@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ... import audit, engine
+from ... import audit, conf, engine
 from ...paths import printable
 from ..options import add_walk_arguments, ignore_patterns, progress_bar, resolve
 
@@ -35,16 +35,17 @@ class Command(BaseCommand):
             "follow_external": options["follow_external_links"],
             "link_style": options["link_style"],
         }
-        result = self.audit(sources, mirror, walk_options, verbosity)
+        keep_prefixes = tuple(spec["prefix"] for spec in conf.sources().values())
+        result = self.audit(sources, mirror, walk_options, verbosity, keep_prefixes)
         fixed = None
         if options["fix"] and not result.clean:
-            fix_options = engine.Options(delete=True, **walk_options)
+            fix_options = engine.Options(keep_prefixes=keep_prefixes, **walk_options)
             try:
-                fixed = engine.collect(sources, mirror, fix_options)
+                fixed = audit.repair(sources, mirror, result, fix_options)
             except engine.MirrorError as exc:
                 raise CommandError(str(exc)) from exc
             before = result
-            result = self.audit(sources, mirror, walk_options, verbosity)
+            result = self.audit(sources, mirror, walk_options, verbosity, keep_prefixes)
             remaining = {(f.category, f.name) for f in result.findings}
             repaired = [f for f in before.findings if (f.category, f.name) not in remaining]
         if options["as_json"]:
@@ -55,17 +56,20 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(document, indent=2))
         elif verbosity >= 1:
             if fixed is not None:
-                self.stdout.write(f"Fixed {len(repaired)} of {len(before.findings)} findings.")
+                total = len(before.findings)
+                self.stdout.write(f"Fixed {len(repaired)} of {total} {'finding' if total == 1 else 'findings'}.")
                 for source, name, reason in fixed.errors:
                     self.stderr.write(printable(f"Could not fix '{name}' ({source}): {reason}"))
             self.write_human(result, verbosity)
         if not result.clean:
             raise CommandError(f"The mirror has {len(result.findings)} finding(s).", returncode=1)
 
-    def audit(self, sources, mirror, walk_options, verbosity) -> audit.Audit:
+    def audit(self, sources, mirror, walk_options, verbosity, keep_prefixes) -> audit.Audit:
         bar = progress_bar(self, verbosity, "Verifying")
         try:
-            return audit.audit(sources, mirror, on_file=lambda: bar.update(1), **walk_options)
+            return audit.audit(
+                sources, mirror, on_file=lambda: bar.update(1), keep_prefixes=keep_prefixes, **walk_options
+            )
         finally:
             bar.close()
 
