@@ -27,7 +27,19 @@ from .engine import (
 )
 from .paths import is_temp_name, is_within, temp_owner_alive
 from .storage import SymlinkOrCopyStorage
-from .walk import LOCK_NAME, UNREADABLE, Blocked, Item, Orphan, Skipped, Source, TempFile, Walker
+from .walk import (
+    LOCK_NAME,
+    UNREADABLE,
+    Blocked,
+    Item,
+    Orphan,
+    Skipped,
+    Source,
+    TempFile,
+    Unchanged,
+    UnchangedCount,
+    Walker,
+)
 
 ORPHAN = "orphan"
 UNREADABLE_FINDING = "unreadable"
@@ -116,6 +128,7 @@ def audit(
     link_style: str | None = None,
     on_file: Callable[[], None] | None = None,
     keep_prefixes: tuple[str, ...] = (),
+    on_progress: Callable[[int], None] | None = None,
 ) -> Audit:
     """Read-only: walk every source with its mirror directory and record what is wrong.
 
@@ -144,11 +157,24 @@ def audit(
             ignore_patterns=patterns,
             follow_external=follow_external,
             reserved=reserved,
+            settle=(style, checksum),
+            report_unchanged=on_file is not None,
         )
         for event in walker:
-            _record(event, mirror, style, checksum, result)
-            if on_file is not None and isinstance(event, Item):
-                on_file()
+            if isinstance(event, UnchangedCount):
+                result.checked += event.count
+                if on_progress is not None:
+                    on_progress(event.count)
+                continue
+            if isinstance(event, Unchanged):
+                result.checked += 1
+            else:
+                _record(event, mirror, style, checksum, result)
+            if isinstance(event, Item | Unchanged):
+                if on_file is not None:
+                    on_file()
+                if on_progress is not None:
+                    on_progress(1)
     if "" not in prefixes:
         _audit_unmanaged(mirror, mirror_root, "", prefixes, result)
     result.duration = time.monotonic() - started

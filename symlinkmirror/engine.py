@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -21,8 +21,20 @@ from django.core.files.storage import InvalidStorageError, storages
 
 from . import conf
 from .paths import is_within, printable, temp_owner_alive
-from .storage import SymlinkOrCopyStorage
-from .walk import LOCK_NAME, UNREADABLE, Blocked, Item, Orphan, Skipped, Source, TempFile, Walker
+from .storage import SymlinkOrCopyStorage, _require_regular_file
+from .walk import (
+    LOCK_NAME,
+    UNREADABLE,
+    Blocked,
+    Item,
+    Orphan,
+    Skipped,
+    Source,
+    TempFile,
+    Unchanged,
+    UnchangedCount,
+    Walker,
+)
 
 # collectstatic's default --ignore patterns.
 DEFAULT_IGNORE_PATTERNS = ["CVS", ".*", "*~"]
@@ -117,12 +129,15 @@ class Report:
     def add(self, event: FileEvent) -> None:
         if event.action not in ACTIONS:
             return
-        counts = self.counts.get(event.source)
-        if counts is None:
-            counts = self.counts[event.source] = collections.Counter()
-        counts[event.action] += 1
+        self.add_count(event.source, event.action)
         if event.action == "failed":
             self.errors.append((event.source, event.name, event.reason))
+
+    def add_count(self, source: str, action: str, count: int = 1) -> None:
+        counts = self.counts.get(source)
+        if counts is None:
+            counts = self.counts[source] = collections.Counter()
+        counts[action] += count
 
     @property
     def totals(self) -> collections.Counter[str]:
@@ -269,9 +284,12 @@ def same_content(item: Item, mirror_path: str) -> bool:
 @contextmanager
 def mirror_lock(mirror_root: str) -> Iterator[None]:
     """One writer per mirror: an advisory lock that dies with its process."""
-    os.makedirs(mirror_root, exist_ok=True)
     path = os.path.join(mirror_root, LOCK_NAME)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.makedirs(mirror_root, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise MirrorError(f"Cannot lock the mirror '{mirror_root}': {_describe(exc)}") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -280,7 +298,10 @@ def mirror_lock(mirror_root: str) -> Iterator[None]:
             holder = f"a run in progress (pid {pid})" if pid.isdigit() else "another process"
             raise MirrorLocked(f"The mirror '{mirror_root}' is locked by {holder}; try again when it ends.") from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        # The pid only names the holder in the message above; a full disk must
+        # not stop the run, which then reports each entry it cannot write.
+        with suppress(OSError):
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield
     finally:
         os.close(fd)
@@ -301,6 +322,9 @@ class Options:
     link_style: str | None = None
     # Mirror prefixes of configured sources left out of this run: never orphans.
     keep_prefixes: tuple[str, ...] = ()
+    # False: unmodified files are counted, not announced one by one (no
+    # "Skipping ... (not modified)" events): the no-op refresh's fast path.
+    list_unmodified: bool = True
 
 
 def collect(
@@ -308,14 +332,16 @@ def collect(
     mirror: SymlinkOrCopyStorage,
     options: Options | None = None,
     on_event: Callable[[FileEvent], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
     **kwargs: Any,
 ) -> Report:
     """Make the mirror hold every source file, linked or copied, and report each change.
 
-    Per-file failures are reported and counted; the run goes on.
+    Per-file failures are reported and counted; the run goes on. on_progress
+    receives counts of files done, for a progress bar.
     """
     options = options or Options(**kwargs)
-    run = _Run(sources, mirror, options, on_event)
+    run = _Run(sources, mirror, options, on_event, on_progress)
     started = time.monotonic()
     if options.dry_run:
         run.go()
@@ -333,7 +359,9 @@ class _Run:
         mirror: SymlinkOrCopyStorage,
         options: Options,
         on_event: Callable[[FileEvent], None] | None,
+        on_progress: Callable[[int], None] | None = None,
     ) -> None:
+        self.on_progress = on_progress
         self.sources = sources
         self.mirror = mirror
         self.options = options
@@ -347,6 +375,14 @@ class _Run:
         self._generation = 0
 
     def emit(self, action: str, source: str, name: str, reason: str = "", made: str = "") -> None:
+        if action == "unmodified" and not name:  # a directory's worth, counted, not listed
+            count = int(reason)
+            self.report.add_count(source, action, count)
+            if self.on_progress is not None:
+                self.on_progress(count)
+            return
+        if self.on_progress is not None:
+            self.on_progress(1)
         event = FileEvent(action, source, name, reason, made, self.options.dry_run)
         self.report.add(event)
         if self.on_event is not None:
@@ -367,7 +403,8 @@ class _Run:
             reserved = frozenset(
                 p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
             )
-            if not self._prefix_is_safe(source, mirror_root):
+            prefix_state = self._prefix_is_safe(source, mirror_root)
+            if prefix_state is False:
                 continue
             if self.options.clear:
                 self._clear(source, mirror_root, reserved)
@@ -375,26 +412,38 @@ class _Run:
             walker = Walker(
                 source,
                 # A dry run leaves the cleared entries in place: walk as if they were gone.
-                None if self.options.clear and self.options.dry_run else mirror_root,
+                None if (self.options.clear and self.options.dry_run) or prefix_state is None else mirror_root,
                 self.mirror.symlink_within,
                 ignore_patterns=self.options.ignore_patterns,
                 follow_external=self.options.follow_external,
                 reserved=reserved,
+                settle=(self.style, self.options.checksum),
+                report_unchanged=self.options.list_unmodified,
             )
             self._apply_all(source, walker)
 
-    def _prefix_is_safe(self, source: Source, mirror_root: str) -> bool:
+    def _prefix_is_safe(self, source: Source, mirror_root: str) -> bool | None:
+        """Clear the way to the source's mirror directory: no symlink or file may stand on it.
+
+        A symlink there would make every entry of the source land wherever it
+        points; it is unlinked (never followed), as is a file in the way.
+        """
         if not source.prefix:
             return True
-        path = os.path.join(mirror_root, source.prefix)
-        if os.path.lexists(path) and os.path.realpath(path) != path:
-            self.emit(
-                "failed",
-                source.name,
-                source.prefix,
-                "this mirror directory is a symlink; remove it so a real directory can take its place",
-            )
-            return False
+        path = mirror_root
+        for part in source.prefix.split("/"):
+            path = os.path.join(path, part)
+            if os.path.isdir(path) and not os.path.islink(path):
+                continue
+            if not os.path.lexists(path):
+                return True
+            name = os.path.relpath(path, mirror_root)
+            out = self._remove(source, name, path, "in the way of the source's mirror directory")
+            self._finish(out)
+            if any(outcome[0] == "failed" for outcome in out):
+                return False
+            if self.options.dry_run:
+                return None  # still there: walk as against an empty directory, never through it
         return True
 
     def _apply_all(self, source: Source, walker: Walker) -> None:
@@ -419,6 +468,10 @@ class _Run:
     def _handle(self, event: Any) -> list[tuple[str, str, str, str, str]]:
         """Decide and act on one walk event; return what happened, to emit in order."""
         out: list[tuple[str, str, str, str, str]] = []
+        if isinstance(event, Unchanged):
+            return [("unmodified", event.source.name, event.mirror_name, "", "")]
+        if isinstance(event, UnchangedCount):
+            return [("unmodified", event.source.name, "", str(event.count), "")]
         if isinstance(event, Item):
             name = event.mirror_name
             try:
@@ -495,6 +548,9 @@ class _Run:
         if len(os.fsencode(item.mirror_name)) + self._root_length >= PATH_MAX:
             return ""  # reachable only relative to its directory: let put() fail it
         directory, _, base = item.mirror_name.rpartition("/")
+        # The walk listed it a moment ago: it may be gone, or be a directory
+        # now, whose link would publish every file in it (ignored ones too).
+        _require_regular_file(item.real_path)
         try:
             dir_fd = self._directory_fd(directory)
             if self.style == "hard":

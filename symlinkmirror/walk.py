@@ -24,6 +24,7 @@ LOCK_NAME = ".symlinkmirror.lock"
 
 # Reasons a source entry is skipped rather than mirrored.
 ESCAPING, SPECIAL, LOOP, BROKEN, UNREADABLE = "escaping", "special", "loop", "broken", "unreadable"
+ABSENT = "absent"  # the source root itself does not exist
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,26 @@ class Blocked:
     entry: os.DirEntry[str]
 
 
+@dataclass(eq=False, slots=True)
+class Unchanged:
+    """A source file whose mirror entry is already what it should be."""
+
+    source: Source
+    name: str
+
+    @property
+    def mirror_name(self) -> str:
+        return self.source.mirror_name(self.name)
+
+
+@dataclass(eq=False)
+class UnchangedCount:
+    """How many files of one directory were unchanged, when they are not listed one by one."""
+
+    source: Source
+    count: int
+
+
 @dataclass(eq=False)
 class TempFile:
     """A temporary entry left in the mirror, and whether its owner still runs."""
@@ -124,7 +145,7 @@ class TempFile:
     path: str
 
 
-Event = Item | Skipped | Orphan | Blocked | TempFile
+Event = Item | Unchanged | UnchangedCount | Skipped | Orphan | Blocked | TempFile
 
 
 def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
@@ -157,8 +178,24 @@ class Walker:
         follow_external: bool = False,
         reserved: frozenset[str] = frozenset(),
         fast: bool | None = None,
+        settle: tuple[str, bool] | None = None,
+        report_unchanged: bool = True,
     ) -> None:
+        """settle=(link_style, checksum) lets the walk settle unchanged entries itself.
+
+        An entry that is already the wanted link, or a copy with the source's size
+        and mtime, then costs one readlink or two stats and no Item: it is
+        yielded as Unchanged, or only counted in self.unchanged (and reported
+        per directory as UnchangedCount) when report_unchanged is False. Every
+        other entry is yielded as an Item for compare() to judge.
+        """
         self.source = source
+        self.settle_style = None
+        if settle is not None and settle[0] != "hard":
+            self.settle_style = settle[0]
+            self.settle_copies = not settle[1]  # --checksum: copies need their bytes compared
+        self.report_unchanged = report_unchanged
+        self.unchanged = 0
         self.mirror_root = mirror_root  # resolved; None walks the source as against an empty mirror
         self.link_roots = link_roots  # resolved
         self.ignore_patterns = ignore_patterns or []
@@ -182,6 +219,11 @@ class Walker:
             return
         try:
             root_stat = os.stat(self.real_root)
+        except FileNotFoundError:
+            # A fresh site: nothing uploaded or collected yet. Nothing to mirror,
+            # and nothing to delete either.
+            yield Skipped(self.source, "", ABSENT, f"the source directory '{self.real_root}' does not exist")
+            return
         except OSError as exc:
             yield Skipped(self.source, "", UNREADABLE, _reason(exc))
             return
@@ -202,6 +244,18 @@ class Walker:
         dir_wants_link = real_dir is not None and containing_root(real_dir, self.link_roots) is not None
         subdirs: list[tuple[str, str | None, frozenset[tuple[int, int]]]] = []
         ignored = self._ignored
+        settle = self.settle_style is not None and real_dir is not None and mirror_dir is not None
+        if settle:
+            assert real_dir is not None and mirror_dir is not None
+            # What a wanted link holds, but for the file's name: computed once per directory.
+            if not dir_wants_link:
+                link_prefix = None
+            elif self.settle_style == "relative":
+                link_prefix = os.path.join(os.path.relpath(real_dir, mirror_dir), "")
+            else:
+                link_prefix = os.path.join(real_dir, "")
+            settle_copies = not dir_wants_link and self.settle_copies
+            unchanged = 0
 
         for name, kind, node in listing:
             rel = f"{rel_dir}/{name}" if rel_dir else name
@@ -216,8 +270,23 @@ class Walker:
                 continue
             if kind == "file":
                 present.add(name)
+                entry = mirror_entries.get(name)
+                if settle and entry is not None:
+                    if link_prefix is not None:
+                        if entry.is_symlink() and _readlink(entry.path) == link_prefix + name:
+                            unchanged += 1
+                            if self.report_unchanged:
+                                yield Unchanged(self.source, rel)
+                            continue
+                    elif settle_copies and entry.is_file(follow_symlinks=False):
+                        theirs, ours = _same_size_and_mtime(entry, node)
+                        if theirs == ours is not None:
+                            unchanged += 1
+                            if self.report_unchanged:
+                                yield Unchanged(self.source, rel)
+                            continue
                 real_path = None if real_dir is None else os.path.join(real_dir, name)
-                yield Item(self.source, rel, real_path, dir_wants_link, mirror_entries.get(name), _stat_of(node))
+                yield Item(self.source, rel, real_path, dir_wants_link, entry, _stat_of(node))
                 continue
             if kind == "special":
                 yield Skipped(
@@ -236,6 +305,11 @@ class Walker:
                 elif event.reason == UNREADABLE:
                     present.add(name)  # transient: keep what the mirror has
                 yield event
+
+        if settle and unchanged:
+            self.unchanged += unchanged
+            if not self.report_unchanged:
+                yield UnchangedCount(self.source, unchanged)
 
         for name, entry in mirror_entries.items():
             if name in present or (not rel_dir and name == LOCK_NAME and not self.source.prefix):
@@ -361,6 +435,24 @@ def _stat_of(node: Any) -> os.stat_result | None:
     if isinstance(node, os.stat_result):
         return node
     return None  # a DirEntry: stat lazily, only when the comparison needs it
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None  # replaced meanwhile: let compare() look again
+
+
+def _same_size_and_mtime(entry: os.DirEntry[str], node: Any) -> tuple[Any, Any]:
+    """(size, mtime_ns) of the mirror copy and of the source file; (None, None) on any error."""
+    try:
+        theirs = entry.stat(follow_symlinks=False)
+        # A regular source file: an lstat result already, or its DirEntry's.
+        ours = node if isinstance(node, os.stat_result) else node.stat(follow_symlinks=False)
+    except OSError:
+        return None, None  # vanished meanwhile: let compare() look again and report it
+    return (theirs.st_size, theirs.st_mtime_ns), (ours.st_size, ours.st_mtime_ns)
 
 
 def _reason(exc: OSError) -> str:

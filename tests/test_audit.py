@@ -267,8 +267,7 @@ def test_symlinked_directory_leading_outside_is_an_escaping_link_and_is_replaced
 
 def test_symlinked_source_directory_is_an_escaping_link_and_is_not_looked_through(tree, secret):
     # The whole of media/ in the mirror leads outside: an origin would serve
-    # everything there. collect() refuses to write through it, so --fix cannot
-    # repair it; a person must remove the link.
+    # everything there. The fix unlinks it, never writing through it.
     shutil.rmtree(tree.mirror / "media")
     (secret.parent / "a.txt").write_text("alpha")
     (tree.mirror / "media").symlink_to(secret.parent, target_is_directory=True)
@@ -279,11 +278,11 @@ def test_symlinked_source_directory_is_an_escaping_link_and_is_not_looked_throug
     assert result.findings == [
         Finding("escaping-link", "media", "media", "a symlinked directory leading outside the mirror")
     ]
-    assert report.errors == [
-        ("media", "media", "this mirror directory is a symlink; remove it so a real directory can take its place")
-    ]
-    assert audit_mirror().findings == result.findings
+    assert report.errors == []
+    assert audit_mirror().clean
+    assert not (tree.mirror / "media").is_symlink()
     assert sorted(os.listdir(secret.parent)) == ["a.txt", "passwd"]
+    assert (secret.parent / "a.txt").read_text() == "alpha"
 
 
 def test_source_directory_linked_inside_the_mirror_is_not_a_file(tree):

@@ -67,6 +67,7 @@ class Command(BaseCommand):
             workers=options["workers"],
             link_style=options["link_style"],
             keep_prefixes=tuple(spec["prefix"] for spec in conf.sources().values()),
+            list_unmodified=self.verbosity >= 2,
         )
         if options["clear"] and options["interactive"] and not options["dry_run"]:
             self.confirm_clear(mirror.location, sources)
@@ -74,7 +75,7 @@ class Command(BaseCommand):
         self.urls = open(options["changed_urls"], "w", encoding="utf-8") if options["changed_urls"] else None  # noqa: SIM115
         self.bar = progress_bar(self, self.verbosity, "Mirroring")
         try:
-            report = engine.collect(sources, mirror, run_options, on_event=self.on_event)
+            report = engine.collect(sources, mirror, run_options, on_event=self.on_event, on_progress=self.bar.update)
         except engine.MirrorLocked as exc:
             raise CommandError(str(exc), returncode=LOCKED_EXIT_CODE) from exc
         except engine.MirrorError as exc:
@@ -91,7 +92,6 @@ class Command(BaseCommand):
             raise CommandError(f"{report.failed} file(s) failed; see the messages above.")
 
     def on_event(self, event: engine.FileEvent) -> None:
-        self.bar.update(1)
         if event.changed and self.urls is not None:
             self.urls.write(self.mirror.url(event.name) + "\n")
         if event.action == "failed":

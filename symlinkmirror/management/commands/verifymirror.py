@@ -67,9 +67,7 @@ class Command(BaseCommand):
     def audit(self, sources, mirror, walk_options, verbosity, keep_prefixes) -> audit.Audit:
         bar = progress_bar(self, verbosity, "Verifying")
         try:
-            return audit.audit(
-                sources, mirror, on_file=lambda: bar.update(1), keep_prefixes=keep_prefixes, **walk_options
-            )
+            return audit.audit(sources, mirror, on_progress=bar.update, keep_prefixes=keep_prefixes, **walk_options)
         finally:
             bar.close()
 
