@@ -12,6 +12,7 @@ from django.core.files.storage import InvalidStorageError, storages  # noqa: F40
 
 from . import conf
 from .paths import LINK_STYLES, is_within
+from .walk import Source
 
 BACKEND = "symlinkmirror.storage.SymlinkOrCopyStorage"
 
@@ -99,9 +100,11 @@ def check_mirror(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
             )
             continue
         try:
-            source_roots.add(os.path.realpath(storages[spec["storage"]].path("")))
-        except (NotImplementedError, ImproperlyConfigured):
-            continue  # no local paths: nothing on disk to loop through
+            local_root = Source(name, storages[spec["storage"]]).local_root
+        except ImproperlyConfigured:
+            continue
+        if local_root is not None:  # a storage without local files cannot loop through the mirror
+            source_roots.add(os.path.realpath(local_root))
     for root in sorted(source_roots):
         if is_within(mirror_root, root):
             errors.append(

@@ -8,6 +8,7 @@ import fcntl
 import functools
 import os
 import shutil
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -84,7 +85,10 @@ class FileEvent(NamedTuple):
 
     @property
     def level(self) -> int:
-        return 2 if self.action in ("unmodified", "cleaned") else 1
+        """The verbosity that shows the message, as collectstatic's: creating at 2, deleting at 1."""
+        if self.action in ("deleted", "skipped", "failed") or (self.dry_run and self.action != "unmodified"):
+            return 1
+        return 2
 
     @property
     def message(self) -> str:
@@ -287,9 +291,15 @@ def mirror_lock(mirror_root: str) -> Iterator[None]:
     path = os.path.join(mirror_root, LOCK_NAME)
     try:
         os.makedirs(mirror_root, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        # O_NOFOLLOW: a symlink planted at the lock's name must not make the
+        # run truncate and write whatever file it points to.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as exc:
-        raise MirrorError(f"Cannot lock the mirror '{mirror_root}': {_describe(exc)}") from exc
+        reason = "it is a symlink; remove it" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
+        raise MirrorError(f"Cannot lock the mirror '{mirror_root}' with '{path}': {reason}.") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise MirrorError(f"Cannot lock the mirror '{mirror_root}' with '{path}': it is not a regular file; remove it.")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -455,6 +465,13 @@ class _Run:
         pending: collections.deque[Future[Any]] = collections.deque()
         with ThreadPoolExecutor(workers) as pool:
             for event in walker:
+                if isinstance(event, Blocked):
+                    # Clear the way here, before the directory's own entries
+                    # reach the pool: they would find the link still there.
+                    done: Future[Any] = Future()
+                    done.set_result(self._handle(event))
+                    pending.append(done)
+                    continue
                 pending.append(pool.submit(self._handle, event))
                 while len(pending) > workers * 64:
                     self._finish(pending.popleft().result())
@@ -477,6 +494,8 @@ class _Run:
             try:
                 verdict = compare(event, self.mirror, self.style, checksum=self.options.checksum)
                 if verdict == OK:
+                    if self.options.checksum and not self.options.dry_run:
+                        _restamp(event)
                     return [("unmodified", event.source.name, name, "", "")]
                 if verdict == NOT_A_FILE and event.entry is not None and event.entry.is_dir(follow_symlinks=False):
                     out += self._remove(event.source, name, event.entry.path, "a directory where a file belongs")
@@ -629,6 +648,16 @@ class _Run:
             ):
                 continue
             self._finish(self._remove(source, name, entry.path, "--clear"))
+
+
+def _restamp(item: Item) -> None:
+    """Give a copy found equal by --checksum its source's mtime, so size+mtime runs agree."""
+    entry = item.entry
+    if entry is None or entry.is_symlink() or (item.wants_link and item.real_path is not None):
+        return
+    mtime_ns = item.stat()[1]
+    if entry.stat(follow_symlinks=False).st_mtime_ns != mtime_ns:
+        os.utime(entry.path, ns=(mtime_ns, mtime_ns), follow_symlinks=False)
 
 
 def _describe(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ memory grows with the depth and the widest directory, not with the tree.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
@@ -290,7 +291,7 @@ class Walker:
                 continue
             if kind == "special":
                 yield Skipped(
-                    self.source, rel, SPECIAL, "not a regular file (FIFO, socket or device)", mirror_entries.get(name)
+                    self.source, rel, SPECIAL, "a FIFO, socket or device, not a regular file", mirror_entries.get(name)
                 )
                 continue
             # kind == "link": follow it, but only where it is allowed to lead.
@@ -341,7 +342,7 @@ class Walker:
         except (FileNotFoundError, NotADirectoryError):  # ENOTDIR: the target path runs through a file
             return Skipped(self.source, rel, BROKEN, "a symlink whose target does not exist", entry)
         except OSError as exc:
-            if exc.errno == 40:  # ELOOP: a chain of links that never ends
+            if exc.errno == errno.ELOOP:  # a chain of links that never ends
                 return Skipped(self.source, rel, LOOP, "a symlink loop", entry)
             return Skipped(self.source, rel, UNREADABLE, _reason(exc), entry)
         real_path = os.path.realpath(path)

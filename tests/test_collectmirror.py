@@ -345,6 +345,22 @@ def test_dry_run_pretends_and_changes_nothing(site):
     assert (sorted(os.listdir(site.mirror / "media")), sorted(os.listdir(site.mirror / "static"))) == before
 
 
+def test_default_verbosity_lists_what_a_dry_run_would_do_and_real_deletions_as_collectstatic_does(site):
+    collectmirror()
+    (site.media / "c.txt").write_text("new")
+    (site.media / "a.txt").unlink()
+
+    dry, _err = collectmirror("--dry-run", "--delete")
+    real_run, _err = collectmirror("--delete")
+
+    assert dry.splitlines() == [
+        "Pretending to link 'media/c.txt'",
+        "Pretending to delete 'media/a.txt'",
+        "Dry run: " + summary(linked=1, unmodified=2, deleted=1),
+    ]
+    assert real_run.splitlines() == ["Deleting 'media/a.txt'", summary(linked=1, unmodified=2, deleted=1)]
+
+
 def test_clear_noinput_rebuilds_the_mirror(site):
     collectmirror()
     (site.mirror / "media" / "orphan.txt").write_text("o")
@@ -698,3 +714,29 @@ def test_leftover_temporary_files_of_dead_processes_are_removed(site):
     assert not os.path.lexists(site.mirror / "media" / dead_name)
     assert (site.mirror / "media" / "photos" / alive_name).read_text() == "a copy in progress"
     assert out.splitlines()[-1] == summary(unmodified=3)
+
+
+def test_checksum_restamps_an_equal_copy_so_the_next_plain_run_keeps_it(site, settings):
+    settings.SYMLINKMIRROR_SYMLINK_WITHIN = [str(site.media)]
+    collectmirror()
+    copy = site.mirror / "static" / "app.css"
+    os.utime(copy, ns=(1_000_000_000, 1_000_000_000))
+
+    checked, _err = collectmirror("--checksum")
+    plain, _err = collectmirror()
+
+    assert checked.splitlines()[-1] == summary(unmodified=3)
+    assert copy.stat().st_mtime_ns == (site.static / "app.css").stat().st_mtime_ns
+    assert plain.splitlines()[-1] == summary(unmodified=3)
+
+
+def test_changed_urls_keeps_the_previous_list_when_the_lock_refuses_the_run(site, tmp_path):
+    urls = tmp_path / "changed-urls.txt"
+    collectmirror("--changed-urls", str(urls))
+    (site.media / "c.txt").write_text("new")
+
+    with engine.mirror_lock(str(site.mirror)), pytest.raises(CommandError):
+        collectmirror("--changed-urls", str(urls))
+
+    assert urls.read_text().splitlines() == ["/media/a.txt", "/media/photos/b.jpg", "/static/app.css"]
+    assert sorted(os.listdir(tmp_path)) == sorted(["changed-urls.txt", "media", "mirror", "static"])

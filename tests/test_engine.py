@@ -467,7 +467,7 @@ def test_special_files_and_dangling_links_are_skipped(site):
     assert messages[:3] == [
         "Linking 'media/a.txt'",
         "Skipping 'media/dangling' (a symlink whose target does not exist)",
-        "Skipping 'media/pipe' (not a regular file (FIFO, socket or device))",
+        "Skipping 'media/pipe' (a FIFO, socket or device, not a regular file)",
     ]
     assert not os.path.lexists(site.mirror_dir / "media" / "pipe")
     assert report.totals["skipped"] == 2

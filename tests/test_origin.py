@@ -195,7 +195,10 @@ def test_deleted_source_is_gone_from_the_origin_after_collectmirror_delete(media
     after = origin.get("/media/docs/guide.pdf")
 
     assert before == (200, b"%PDF guide")
-    assert lines == ["0 files linked, 0 copied, 0 replaced, 1 unmodified, 1 deleted, 0 skipped, 0 failed."]
+    assert lines == [
+        "Deleting 'media/docs/guide.pdf'",
+        "0 files linked, 0 copied, 0 replaced, 1 unmodified, 1 deleted, 0 skipped, 0 failed.",
+    ]
     assert after[0] == 404
 
 

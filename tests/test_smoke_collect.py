@@ -14,4 +14,7 @@ def test_collectmirror_links_media_files_into_the_mirror(mirror_in_tmp_path):
 
     entry = mirror_in_tmp_path.mirror / "media" / "a.txt"
     assert os.readlink(entry) == str((mirror_in_tmp_path.media / "a.txt").resolve())
-    assert out.getvalue().splitlines()[-1] == "1 file linked, 0 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."
+    assert (
+        out.getvalue().splitlines()[-1]
+        == "1 file linked, 0 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."
+    )

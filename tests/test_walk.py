@@ -79,7 +79,7 @@ def test_walker_reports_every_kind_of_entry(tricky_tree):
         ("Item", "a.txt", f"{real}/a.txt", True, "a.txt"),
         ("Skipped", "dangling", "broken", "a symlink whose target does not exist", None),
         ("Skipped", "escape", "escaping", f"a symlink to '{outside}', outside the source root", "escape"),
-        ("Skipped", "fifo", "special", "not a regular file (FIFO, socket or device)", None),
+        ("Skipped", "fifo", "special", "a FIFO, socket or device, not a regular file", None),
         ("Item", "link_to_a", f"{real}/a.txt", True, None),
         ("Skipped", "loop", "loop", "a symlink to one of its own parent directories", None),
         ("Orphan", "media/escape", "escape"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -72,18 +74,20 @@ class Command(BaseCommand):
         if options["clear"] and options["interactive"] and not options["dry_run"]:
             self.confirm_clear(mirror.location, sources)
         self.mirror = mirror
-        self.urls = open(options["changed_urls"], "w", encoding="utf-8") if options["changed_urls"] else None  # noqa: SIM115
+        # Written beside its final name and renamed there at the end, so a run
+        # refused by the lock (or interrupted) leaves the previous list intact.
+        self.urls = ChangedUrls(options["changed_urls"]) if options["changed_urls"] else None
         self.bar = progress_bar(self, self.verbosity, "Mirroring")
         try:
-            report = engine.collect(sources, mirror, run_options, on_event=self.on_event, on_progress=self.bar.update)
-        except engine.MirrorLocked as exc:
-            raise CommandError(str(exc), returncode=LOCKED_EXIT_CODE) from exc
-        except engine.MirrorError as exc:
-            raise CommandError(str(exc)) from exc
+            report = self.collect(sources, mirror, run_options)
+        except BaseException:
+            if self.urls is not None:
+                self.urls.discard()
+            raise
         finally:
             self.bar.close()
-            if self.urls is not None:
-                self.urls.close()
+        if self.urls is not None:
+            self.urls.publish()
         if self.as_json:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
         elif self.verbosity >= 1:
@@ -91,12 +95,20 @@ class Command(BaseCommand):
         if report.failed:
             raise CommandError(f"{report.failed} file(s) failed; see the messages above.")
 
+    def collect(self, sources, mirror, run_options) -> engine.Report:
+        try:
+            return engine.collect(sources, mirror, run_options, on_event=self.on_event, on_progress=self.bar.update)
+        except engine.MirrorLocked as exc:
+            raise CommandError(str(exc), returncode=LOCKED_EXIT_CODE) from exc
+        except engine.MirrorError as exc:
+            raise CommandError(str(exc)) from exc
+
     def on_event(self, event: engine.FileEvent) -> None:
         if event.changed and self.urls is not None:
             self.urls.write(self.mirror.url(event.name) + "\n")
         if event.action == "failed":
             self.stderr.write(event.message)
-        elif not self.as_json and self.verbosity >= (1 if event.action == "skipped" else 2):
+        elif not self.as_json and self.verbosity >= event.level:
             self.stdout.write(event.message)
 
     def confirm_clear(self, location: str, sources: list[Any]) -> None:
@@ -107,3 +119,24 @@ class Command(BaseCommand):
         )
         if input(message) != "yes":
             raise CommandError("Collecting the mirror cancelled.")
+
+
+class ChangedUrls:
+    """The --changed-urls file: one URL a line, published whole or not at all."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        handle, self.tmp = tempfile.mkstemp(prefix=".changed-urls-", dir=os.path.dirname(self.path))
+        self.file = os.fdopen(handle, "w", encoding="utf-8")
+
+    def write(self, text: str) -> None:
+        self.file.write(text)
+
+    def publish(self) -> None:
+        self.file.close()
+        os.chmod(self.tmp, 0o644)
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self.file.close()
+        os.unlink(self.tmp)
