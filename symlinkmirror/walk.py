@@ -294,6 +294,11 @@ class Walker:
                     self.source, rel, SPECIAL, "a FIFO, socket or device, not a regular file", mirror_entries.get(name)
                 )
                 continue
+            if kind == "unsafe":
+                yield Skipped(
+                    self.source, rel, ESCAPING, "the storage lists it under a name that is not a plain file name"
+                )
+                continue
             # kind == "link": follow it, but only where it is allowed to lead.
             assert real_dir is not None
             event = self._follow(rel, os.path.join(real_dir, name), ancestors, mirror_entries.get(name))
@@ -365,7 +370,7 @@ class Walker:
     # Listing a source directory, three ways with one result.
 
     def _list_source(self, rel_dir: str, real_dir: str | None) -> list[tuple[str, str, Any]]:
-        """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special; sorted by name."""
+        """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special, unsafe; sorted by name."""
         if self.fast:
             assert real_dir is not None
             with os.scandir(real_dir) as entries:
@@ -381,6 +386,9 @@ class Walker:
                     dirs, files = [], [entry.name for entry in entries]
             listing = []
             for name in [*dirs, *files]:
+                if not _plain_name(name):
+                    listing.append((name, "unsafe", None))
+                    continue
                 try:
                     st = os.lstat(os.path.join(real_dir, name))
                 except FileNotFoundError:
@@ -388,9 +396,16 @@ class Walker:
                 listing.append((name, _kind_of_mode(st.st_mode), st))
         else:
             dirs, files = self.source.storage.listdir(rel_dir)
-            listing = [(name, "dir", None) for name in dirs] + [(name, "file", None) for name in files]
+            listing = [(name, "dir" if _plain_name(name) else "unsafe", None) for name in dirs]
+            listing += [(name, "file" if _plain_name(name) else "unsafe", None) for name in files]
         listing.sort(key=lambda row: row[0])
         return listing
+
+
+def _plain_name(name: str) -> bool:
+    """One path component: a listing (a remote storage's keys) may hold '..', '' or 'a/b',
+    which would land elsewhere in the mirror, outside the source's prefix."""
+    return name not in ("", ".", "..") and "/" not in name and "\x00" not in name
 
 
 def _list_mirror(mirror_dir: str | None) -> dict[str, os.DirEntry[str]]:
