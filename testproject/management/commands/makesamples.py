@@ -17,7 +17,9 @@ class Command(BaseCommand):
     def handle(self, *args, count, **options):
         for number in range(1, count + 1):
             photo = Photo(title=f"Sample {number}", watermark="© demo" if number % 3 == 0 else "")
-            photo.original.save(f"sample-{number}.jpg", ContentFile(f"sample image {number}\n".encode() * 64), save=True)
+            photo.original.save(
+                f"sample-{number}.jpg", ContentFile(f"sample image {number}\n".encode() * 64), save=True
+            )
             photo.publish()
             kind = "copy (watermarked)" if photo.watermark else "link"
             self.stdout.write(f"Published '{photo.rendition.name}' as a {kind}.")
