@@ -31,6 +31,9 @@ fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+typecheck: install
+	$(BIN)/mypy
+
 demo: install
 	rm -rf var && mkdir -p var
 	$(MANAGE) migrate --noinput -v 0

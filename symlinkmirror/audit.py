@@ -297,7 +297,7 @@ def repair(sources: list[Source], mirror: SymlinkOrCopyStorage, found: Audit, op
     report = collect(sources, mirror, replace(options, delete=True))
     unmanaged = [f for f in found.findings if f.source == UNMANAGED and f.category in (ESCAPING_LINK, TEMP_FILE)]
     if unmanaged and not options.dry_run:
-        with mirror_lock(mirror.location):
+        with mirror_lock(os.fspath(mirror.location)):
             for finding in unmanaged:
                 path = os.path.join(mirror.real_location, finding.name)
                 if finding.category == TEMP_FILE and temp_owner_alive(path):

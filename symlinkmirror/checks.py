@@ -71,6 +71,7 @@ def check_mirror(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 mirror = None
     if mirror is None:
         return errors
+    assert isinstance(mirror, SymlinkOrCopyStorage)
 
     # An explicitly configured root that is missing is a typo; MEDIA_ROOT or
     # STATIC_ROOT, the defaults, may simply not have been created yet.

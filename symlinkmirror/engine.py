@@ -356,7 +356,7 @@ def collect(
     if options.dry_run:
         run.go()
     else:
-        with mirror_lock(mirror.location):
+        with mirror_lock(os.fspath(mirror.location)):
             run.go()
     run.report.duration = time.monotonic() - started
     return run.report

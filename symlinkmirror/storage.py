@@ -71,7 +71,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         return os.path.realpath(self.location)
 
     def _clear_cached_properties(self, setting: str, **kwargs: Any) -> None:
-        super()._clear_cached_properties(setting, **kwargs)
+        super()._clear_cached_properties(setting, **kwargs)  # type: ignore[arg-type]
         if setting in ("SYMLINKMIRROR_SYMLINK_WITHIN", "MEDIA_ROOT", "STATIC_ROOT"):
             self.__dict__.pop("symlink_within", None)
         if setting == "SYMLINKMIRROR_LINK_STYLE":
@@ -168,6 +168,8 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         if wants_link is None:
             wants_link = real_source is not None and self.wants_link(real_source)
         if wants_link:
+            if real_source is None:
+                raise ValueError("wants_link=True needs a real_source to link to.")
             # The source may have changed since the caller looked at it: never
             # link a directory (it would publish every file in it) or a device.
             _require_regular_file(real_source)
@@ -194,7 +196,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         real_source = self.local_path(content)
         while True:
             try:
-                self.put(name, real_source=real_source, content=content, replace=self._allow_overwrite)
+                self.put(name, real_source=real_source, content=content, replace=self._allow_overwrite)  # type: ignore[attr-defined]
             except FileExistsError as exc:
                 # Only a taken final name earns another name: a file where a
                 # directory should be would fail the same way forever.
@@ -324,7 +326,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                     os.close(fd)
         if self.file_permissions_mode is not None:
             os.chmod(tmp, self.file_permissions_mode)
-        self._ensure_location_group_id(tmp)
+        self._ensure_location_group_id(tmp)  # type: ignore[attr-defined]
 
     @staticmethod
     def _commit(tmp: str, full_path: str, replace: bool) -> None:

@@ -371,6 +371,7 @@ class Walker:
 
     def _list_source(self, rel_dir: str, real_dir: str | None) -> list[tuple[str, str, Any]]:
         """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special, unsafe; sorted by name."""
+        listing: list[tuple[str, str, Any]]
         if self.fast:
             assert real_dir is not None
             with os.scandir(real_dir) as entries:

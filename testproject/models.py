@@ -25,7 +25,7 @@ class Photo(models.Model):
 
     def publish(self) -> None:
         """Save the rendition through the mirror storage and store its name."""
-        name = self.original.name.rsplit("/", 1)[-1]
+        name = (self.original.name or "").rsplit("/", 1)[-1]
         if not self.watermark:
             with self.original.open("rb") as original:
                 self.rendition.save(name, original.file, save=True)

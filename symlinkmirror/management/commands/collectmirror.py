@@ -72,7 +72,7 @@ class Command(BaseCommand):
             list_unmodified=self.verbosity >= 2,
         )
         if options["clear"] and options["interactive"] and not options["dry_run"]:
-            self.confirm_clear(mirror.location, sources)
+            self.confirm_clear(os.fspath(mirror.location), sources)
         self.mirror = mirror
         # Written beside its final name and renamed there at the end, so a run
         # refused by the lock (or interrupted) leaves the previous list intact.

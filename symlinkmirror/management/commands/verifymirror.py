@@ -36,7 +36,7 @@ class Command(BaseCommand):
             "link_style": options["link_style"],
         }
         keep_prefixes = tuple(spec["prefix"] for spec in conf.sources().values())
-        result = self.audit(sources, mirror, walk_options, verbosity, keep_prefixes)
+        result = self.run_audit(sources, mirror, walk_options, verbosity, keep_prefixes)
         fixed = None
         if options["fix"] and not result.clean:
             fix_options = engine.Options(keep_prefixes=keep_prefixes, **walk_options)
@@ -45,7 +45,7 @@ class Command(BaseCommand):
             except engine.MirrorError as exc:
                 raise CommandError(str(exc)) from exc
             before = result
-            result = self.audit(sources, mirror, walk_options, verbosity, keep_prefixes)
+            result = self.run_audit(sources, mirror, walk_options, verbosity, keep_prefixes)
             remaining = {(f.category, f.name) for f in result.findings}
             repaired = [f for f in before.findings if (f.category, f.name) not in remaining]
         if options["as_json"]:
@@ -64,7 +64,7 @@ class Command(BaseCommand):
         if not result.clean:
             raise CommandError(f"The mirror has {len(result.findings)} finding(s).", returncode=1)
 
-    def audit(self, sources, mirror, walk_options, verbosity, keep_prefixes) -> audit.Audit:
+    def run_audit(self, sources, mirror, walk_options, verbosity, keep_prefixes) -> audit.Audit:
         bar = progress_bar(self, verbosity, "Verifying")
         try:
             return audit.audit(sources, mirror, on_progress=bar.update, keep_prefixes=keep_prefixes, **walk_options)
