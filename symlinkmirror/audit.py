@@ -23,15 +23,18 @@ from .engine import (
     bad_link,
     collect,
     compare,
+    link_roots,
     mirror_lock,
 )
 from .paths import is_temp_name, is_within, temp_owner_alive
 from .storage import SymlinkOrCopyStorage
 from .walk import (
+    ABSENT,
     LOCK_NAME,
     UNREADABLE,
     Blocked,
     Item,
+    Kept,
     Orphan,
     Skipped,
     Source,
@@ -153,7 +156,7 @@ def audit(
         walker = Walker(
             source,
             mirror_root,
-            mirror.symlink_within,
+            link_roots(mirror, style),
             ignore_patterns=patterns,
             follow_external=follow_external,
             reserved=reserved,
@@ -211,6 +214,29 @@ def _audit_unmanaged(
             _audit_unmanaged(mirror, entry.path, name, prefixes, result)
 
 
+def _find_escapes(mirror: SymlinkOrCopyStorage, entry: os.DirEntry[str], name: str, source: str, result: Audit) -> None:
+    """Report every link at or below entry that resolves outside every root.
+
+    For what the walk does not compare one by one (orphan directories,
+    directories in a file's place, entries at ignored names): whatever they
+    hold, the CDN serves it.
+    """
+    if entry.is_symlink():
+        resolved = os.path.realpath(entry.path)
+        if not any(is_within(resolved, root) for root in mirror.symlink_within):
+            detail = f"a symlink to '{resolved}', outside every symlink_within root"
+            result.findings.append(Finding(ESCAPING_LINK, source, name, detail))
+        return
+    if not entry.is_dir(follow_symlinks=False):
+        return
+    try:
+        children = sorted(os.scandir(entry.path), key=lambda child: child.name)
+    except OSError:
+        return
+    for child in children:
+        _find_escapes(mirror, child, f"{name}/{child.name}", source, result)
+
+
 def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool, result: Audit) -> None:
     if isinstance(event, Item):
         result.checked += 1
@@ -223,8 +249,13 @@ def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool
             return
         if verdict != OK:
             result.findings.append(Finding(verdict, event.source.name, event.mirror_name, _detail(verdict, event)))
+        if verdict == NOT_A_FILE and event.entry is not None and event.entry.is_dir(follow_symlinks=False):
+            _find_escapes(mirror, event.entry, event.mirror_name, event.source.name, result)
     elif isinstance(event, Skipped):
-        if event.reason == UNREADABLE:
+        if event.reason == ABSENT and _holds_entries(os.path.join(mirror.real_location, event.mirror_name)):
+            detail = f"{event.detail}, yet the mirror still holds entries for it (is it mounted?)"
+            result.findings.append(Finding(ORPHAN, event.source.name, event.mirror_name, detail))
+        elif event.reason == UNREADABLE:
             result.findings.append(Finding(UNREADABLE_FINDING, event.source.name, event.mirror_name, event.detail))
         else:
             result.notes.append(Finding(event.reason, event.source.name, event.mirror_name, event.detail))
@@ -236,6 +267,10 @@ def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool
         if category == ESCAPING_LINK:
             detail = f"a symlink to '{os.path.realpath(event.entry.path)}', outside every symlink_within root"
         result.findings.append(Finding(category, event.source.name, event.mirror_name, detail))
+        if event.entry.is_dir(follow_symlinks=False):
+            _find_escapes(mirror, event.entry, event.mirror_name, event.source.name, result)
+    elif isinstance(event, Kept):
+        _find_escapes(mirror, event.entry, event.mirror_name, event.source.name, result)
     elif isinstance(event, Blocked):
         if event.entry.is_symlink() and not is_within(os.path.realpath(event.entry.path), mirror.real_location):
             result.findings.append(
@@ -253,6 +288,14 @@ def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool
     elif isinstance(event, TempFile):
         owner = "its writer is still running" if temp_owner_alive(event.path) else "left by an interrupted run"
         result.findings.append(Finding(TEMP_FILE, "", event.mirror_name, owner))
+
+
+def _holds_entries(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return any(True for _entry in entries)
+    except OSError:
+        return False
 
 
 def _symlinked_prefix(source: Source, mirror_root: str) -> Finding | None:
@@ -290,24 +333,37 @@ def _detail(verdict: str, item: Item) -> str:
 
 
 def repair(sources: list[Source], mirror: SymlinkOrCopyStorage, found: Audit, options: Options) -> Report:
-    """Fix what can be fixed: collect() with --delete, then unmanaged escaping links and leftovers.
+    """Fix what can be fixed: collect() with --delete, then the escaping links and leftovers it leaves.
 
+    collect() never touches entries outside every source's prefix or at ignored
+    names; an escaping link there is unlinked all the same (never followed).
     Same atomicity and lock as collectmirror; per-entry failures are in the report.
     """
     report = collect(sources, mirror, replace(options, delete=True))
-    unmanaged = [f for f in found.findings if f.source == UNMANAGED and f.category in (ESCAPING_LINK, TEMP_FILE)]
-    if unmanaged and not options.dry_run:
+    leftovers = [
+        f for f in found.findings if f.category == ESCAPING_LINK or (f.source == UNMANAGED and f.category == TEMP_FILE)
+    ]
+    if leftovers and not options.dry_run:
         with mirror_lock(os.fspath(mirror.location)):
-            for finding in unmanaged:
+            for finding in leftovers:
                 path = os.path.join(mirror.real_location, finding.name)
                 if finding.category == TEMP_FILE and temp_owner_alive(path):
                     continue
+                if finding.category == ESCAPING_LINK and not _still_escaping(mirror, path):
+                    continue  # collect() replaced it already
                 try:
                     os.unlink(path)  # a link or a temporary file: never followed
                 except FileNotFoundError:
                     continue
                 except OSError as exc:
-                    report.add(FileEvent("failed", UNMANAGED, finding.name, exc.strerror or str(exc)))
+                    report.add(FileEvent("failed", finding.source, finding.name, exc.strerror or str(exc)))
                     continue
-                report.add(FileEvent("deleted", UNMANAGED, finding.name, finding.detail))
+                report.add(FileEvent("deleted", finding.source, finding.name, finding.detail))
     return report
+
+
+def _still_escaping(mirror: SymlinkOrCopyStorage, path: str) -> bool:
+    if not os.path.islink(path) or not is_within(os.path.realpath(os.path.dirname(path)), mirror.real_location):
+        return False  # gone, replaced, or reached through a link collect() removed
+    resolved = os.path.realpath(path)
+    return not any(is_within(resolved, root) for root in mirror.symlink_within)

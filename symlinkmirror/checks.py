@@ -102,7 +102,14 @@ def check_mirror(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
             continue
         try:
             local_root = Source(name, storages[spec["storage"]]).local_root
-        except ImproperlyConfigured:
+        except (ImproperlyConfigured, ImportError, TypeError, ValueError) as exc:
+            errors.append(
+                checks.Error(
+                    f"The source {name!r} of SYMLINKMIRROR_SOURCES cannot be used: {exc}",
+                    hint=f"Fix STORAGES[{spec['storage']!r}] or SYMLINKMIRROR_SOURCES.",
+                    id="symlinkmirror.E006",
+                )
+            )
             continue
         if local_root is not None:  # a storage without local files cannot loop through the mirror
             source_roots.add(os.path.realpath(local_root))

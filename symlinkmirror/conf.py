@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from django.conf import settings
@@ -42,10 +43,18 @@ def sources() -> dict[str, dict[str, str]]:
 
     value = get("SOURCES")
     if value is None:
-        return {
-            "media": {"storage": "default", "prefix": _url_path(settings.MEDIA_URL)},
-            "static": {"storage": "staticfiles", "prefix": _url_path(settings.STATIC_URL)},
-        }
+        # Only the roots that are set: an empty MEDIA_ROOT would make the
+        # default storage's location the current directory, and publish it.
+        defaults = {}
+        if settings.MEDIA_ROOT:
+            defaults["media"] = {"storage": "default", "prefix": _url_path(settings.MEDIA_URL) or "media"}
+        if settings.STATIC_ROOT:
+            defaults["static"] = {"storage": "staticfiles", "prefix": _url_path(settings.STATIC_URL) or "static"}
+        if not defaults:
+            raise ImproperlyConfigured(
+                "symlinkmirror has nothing to mirror: set MEDIA_ROOT or STATIC_ROOT, or SYMLINKMIRROR_SOURCES."
+            )
+        value = defaults
     if not isinstance(value, dict) or not value:
         raise ImproperlyConfigured(
             "SYMLINKMIRROR_SOURCES must be a non-empty dict of {name: {'storage': alias, 'prefix': path}}."
@@ -54,10 +63,22 @@ def sources() -> dict[str, dict[str, str]]:
     for name, spec in value.items():
         if not isinstance(spec, dict) or not isinstance(spec.get("storage"), str):
             raise ImproperlyConfigured(f"SYMLINKMIRROR_SOURCES[{name!r}] must be a dict with a 'storage' alias.")
-        prefix = str(spec.get("prefix", name)).strip("/")
-        if ".." in prefix.split("/"):
-            raise ImproperlyConfigured(f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] must not contain '..'.")
+        prefix = spec.get("prefix", name)
+        if not isinstance(prefix, str) or "\x00" in prefix or ".." in prefix.split("/"):
+            raise ImproperlyConfigured(
+                f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] must be a path inside the mirror, without '..', like 'media'."
+            )
+        prefix = posixpath.normpath("/" + prefix).strip("/")  # 'a//b/', '/a', './a' -> 'a/b', 'a', 'a'
         normalised[str(name)] = {"storage": spec["storage"], "prefix": prefix}
+    # Each source owns its prefix alone: an equal or nested one would make one
+    # source's run replace or delete the other's entries.
+    by_prefix = sorted(normalised.items(), key=lambda item: item[1]["prefix"])
+    for (name_a, a), (name_b, b) in zip(by_prefix, by_prefix[1:], strict=False):
+        if a["prefix"] == b["prefix"] or not a["prefix"] or b["prefix"].startswith(a["prefix"] + "/"):
+            raise ImproperlyConfigured(
+                f"SYMLINKMIRROR_SOURCES[{name_a!r}] and [{name_b!r}] have the prefixes {a['prefix']!r} and "
+                f"{b['prefix']!r}: give each source its own directory, neither inside the other."
+            )
     return normalised
 
 

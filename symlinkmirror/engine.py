@@ -17,11 +17,12 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files.storage import InvalidStorageError, storages
+from django.core.files.storage import storages
 
 from . import conf
-from .paths import is_within, printable, temp_owner_alive
+from .paths import is_within, printable, same_mtime, temp_owner_alive
 from .storage import SymlinkOrCopyStorage, _require_regular_file
 from .walk import (
     LOCK_NAME,
@@ -66,6 +67,9 @@ class MirrorError(Exception):
 
 class MirrorLocked(MirrorError):
     pass
+
+
+LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: another run holds the mirror; try again later
 
 
 class FileEvent(NamedTuple):
@@ -177,14 +181,9 @@ class Report:
 
 def mirror_storage(alias: str | None = None) -> SymlinkOrCopyStorage:
     alias = alias or conf.get("STORAGE")
-    try:
-        storage = storages[alias]
-    except InvalidStorageError:
-        raise MirrorError(
-            f"STORAGES has no {alias!r} alias for the mirror: add it, or set SYMLINKMIRROR_STORAGE."
-        ) from None
-    except ImproperlyConfigured as exc:
-        raise MirrorError(f"STORAGES[{alias!r}] cannot be created: {exc}") from exc
+    if alias not in settings.STORAGES:
+        raise MirrorError(f"STORAGES has no {alias!r} alias for the mirror: add it, or set SYMLINKMIRROR_STORAGE.")
+    storage = _create(alias, "the mirror (SYMLINKMIRROR_STORAGE)")
     if not isinstance(storage, SymlinkOrCopyStorage):
         raise MirrorError(
             f"STORAGES[{alias!r}] must be a symlinkmirror.storage.SymlinkOrCopyStorage (see SYMLINKMIRROR_STORAGE), not {type(storage).__name__}."
@@ -200,22 +199,46 @@ def configured_sources(names: list[str] | None = None) -> list[Source]:
         raise MirrorError(str(exc)) from exc
     unknown = [name for name in names or [] if name not in specs]
     if unknown:
-        raise MirrorError(f"Unknown source {unknown[0]!r}: SYMLINKMIRROR_SOURCES defines {', '.join(sorted(specs))}.")
+        raise MirrorError(
+            f"Unknown source {unknown[0]!r} given to --source: SYMLINKMIRROR_SOURCES defines {', '.join(sorted(specs))}."
+        )
     sources = []
     for name, spec in specs.items():
         if names and name not in names:
             continue
-        try:
-            storage = storages[spec["storage"]]
-        except InvalidStorageError:
+        if spec["storage"] not in settings.STORAGES:
             raise MirrorError(
                 f"SYMLINKMIRROR_SOURCES[{name!r}] names the storage alias {spec['storage']!r}, which STORAGES does not define."
-            ) from None
-        sources.append(Source(name, storage, spec["prefix"]))
+            )
+        source = Source(name, _create(spec["storage"], f"the source {name!r}"), spec["prefix"])
+        try:
+            source.local_root  # noqa: B018 - fails now, naming the setting, rather than mid-run
+        except ImproperlyConfigured as exc:
+            raise MirrorError(str(exc)) from exc
+        sources.append(source)
     return sources
 
 
+def _create(alias: str, role: str) -> Any:
+    """storages[alias], with any failure to build it named by its alias and role."""
+    try:
+        return storages[alias]
+    except (ImproperlyConfigured, ImportError, TypeError, ValueError) as exc:
+        raise MirrorError(f"STORAGES[{alias!r}], {role}, cannot be created: {exc}") from exc
+
+
 # Comparison, shared with the audit.
+
+
+def link_roots(mirror: SymlinkOrCopyStorage, style: str) -> tuple[str, ...]:
+    """The roots whose files are linked, or none where the mirror cannot hold symlinks.
+
+    Where symlinks cannot be made the storage copies; saying so up front keeps
+    compare() from calling every such copy a kind-mismatch, run after run.
+    """
+    if style != "hard" and not mirror.supports_symlinks:
+        return ()
+    return mirror.symlink_within
 
 
 def compare(item: Item, mirror: SymlinkOrCopyStorage, style: str, *, checksum: bool = False) -> str:
@@ -250,7 +273,7 @@ def compare(item: Item, mirror: SymlinkOrCopyStorage, style: str, *, checksum: b
         return STALE_COPY
     if checksum:
         return OK if same_content(item, entry.path) else STALE_COPY
-    return OK if st.st_mtime_ns == mtime_ns else STALE_COPY
+    return OK if same_mtime(st.st_mtime_ns, mtime_ns) else STALE_COPY
 
 
 def wanted_target(item: Item, mirror: SymlinkOrCopyStorage, style: str) -> str:
@@ -423,7 +446,7 @@ class _Run:
                 source,
                 # A dry run leaves the cleared entries in place: walk as if they were gone.
                 None if (self.options.clear and self.options.dry_run) or prefix_state is None else mirror_root,
-                self.mirror.symlink_within,
+                link_roots(self.mirror, self.style),
                 ignore_patterns=self.options.ignore_patterns,
                 follow_external=self.options.follow_external,
                 reserved=reserved,
@@ -506,7 +529,7 @@ class _Run:
                     if verdict != MISSING
                     else (action, event.source.name, name, "", made)
                 )
-            except (OSError, SuspiciousFileOperation, ValueError) as exc:
+            except (OSError, SuspiciousFileOperation, ValueError, NotImplementedError) as exc:
                 out.append(("failed", event.source.name, name, _describe(exc), ""))
         elif isinstance(event, Skipped):
             action = "failed" if event.reason == UNREADABLE else "skipped"
@@ -537,7 +560,7 @@ class _Run:
             if made:
                 return made
         if item.real_path is not None:
-            mtime_ns = item.stat()[1] if not item.wants_link or self.style == "hard" else None
+            mtime_ns = None if item.wants_link else item.stat()[1]
             put = functools.partial(
                 self.mirror.put,
                 mirror_name,
@@ -545,6 +568,7 @@ class _Run:
                 mtime_ns=mtime_ns,
                 link_style=self.style,
                 wants_link=item.wants_link,
+                keep_mtime=True,  # a link that falls back to a copy still compares by size and mtime
             )
             if fresh:
                 try:

@@ -64,6 +64,17 @@ def link_target(real_source: str, link_path: str, style: str) -> str:
     return real_source
 
 
+def same_mtime(copy_ns: int, source_ns: int) -> bool:
+    """Whether a copy's mtime is its source's, allowing for filesystems that keep whole seconds.
+
+    FAT keeps two-second steps: a copy stamped with its source's mtime reads
+    back rounded, so a whole-second mtime within 2 s of the source's counts.
+    """
+    if copy_ns == source_ns:
+        return True
+    return copy_ns % 1_000_000_000 == 0 and abs(copy_ns - source_ns) < 2_000_000_000
+
+
 def temp_name(directory: str) -> str:
     """A fresh temporary path beside the final entry, tagged with our pid."""
     return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")

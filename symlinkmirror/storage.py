@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import shutil
 import stat
@@ -12,6 +13,7 @@ from typing import Any
 from urllib.parse import quote, urljoin
 
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 from django.utils._os import safe_makedirs
 from django.utils.deconstruct import deconstructible
@@ -55,6 +57,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         self._symlink_within = symlink_within
         self._link_style = link_style
         self._symlinks_unsupported = False
+        self._symlinks_probed = False
 
     @cached_property
     def symlink_within(self) -> tuple[str, ...]:
@@ -64,7 +67,40 @@ class SymlinkOrCopyStorage(FileSystemStorage):
 
     @cached_property
     def link_style(self) -> str:
-        return self._value_or_setting(self._link_style, conf.get("LINK_STYLE"))
+        style = self._value_or_setting(self._link_style, conf.get("LINK_STYLE"))
+        if style not in LINK_STYLES:
+            raise ImproperlyConfigured(
+                f"SYMLINKMIRROR_LINK_STYLE must be one of {', '.join(LINK_STYLES)}, not {style!r}."
+            )
+        return style
+
+    @property
+    def supports_symlinks(self) -> bool:
+        """Whether the location's filesystem can hold symlinks (FAT cannot), tried once it exists."""
+        if self._symlinks_unsupported:
+            return False
+        if self._symlinks_probed:
+            return True
+        try:
+            probe = temp_name(self.real_location)
+            os.symlink(".", probe)
+        except OSError as exc:
+            if exc.errno in _CANNOT_SYMLINK:
+                self._no_symlinks(exc)
+                return False
+            return True  # no location yet: nothing to tell, ask again later
+        os.unlink(probe)
+        self._symlinks_probed = True
+        return True
+
+    def _no_symlinks(self, exc: OSError) -> None:
+        """Remember that this filesystem has no symlinks, and say so once."""
+        self._symlinks_unsupported = True
+        warnings.warn(
+            f"Cannot create symlinks under '{self.location}' ({exc.strerror}); copying instead.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     @cached_property
     def real_location(self) -> str:
@@ -78,6 +114,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             self.__dict__.pop("link_style", None)
         if setting == "MEDIA_ROOT":
             self.__dict__.pop("real_location", None)
+            self._symlinks_unsupported = self._symlinks_probed = False
 
     def path(self, name: str) -> str:
         # No file system can hold a NUL in a name; without this, Django fails later with a ValueError.
@@ -123,24 +160,33 @@ class SymlinkOrCopyStorage(FileSystemStorage):
     def local_path(content: Any) -> str | None:
         """The real path of the file backing content, or None.
 
-        Only an open file descriptor that is the very file its name points to
-        counts: a File whose name was changed, or a ContentFile, is copied.
+        Only content that reads exactly the bytes of the file its name points to
+        counts: Django File objects that do not change what they read, around a
+        plain open file whose descriptor is that very file. A File subclass
+        that rewrites its chunks (a watermark), a temporary upload (deleted
+        after the request), a ContentFile or a renamed File is copied.
         """
-        if hasattr(content, "temporary_file_path"):
-            return os.path.realpath(content.temporary_file_path())
-        obj, depth = content, 0
-        while obj is not None and depth < 4:
+        obj = content
+        for _depth in range(4):
+            if isinstance(obj, File):
+                cls = type(obj)
+                if cls.chunks is not File.chunks or cls.read is not File.read or cls.__iter__ is not File.__iter__:
+                    return None
+                if hasattr(obj, "temporary_file_path"):
+                    return None
+                obj = obj.file
+                continue
+            if not isinstance(obj, io.IOBase):
+                return None  # an unknown wrapper may change the bytes it reads
             name = getattr(obj, "name", None)
-            fileno = getattr(obj, "fileno", None)
-            if isinstance(name, str) and callable(fileno):
-                try:
-                    opened, named = os.fstat(fileno()), os.stat(name)
-                except (OSError, ValueError, AttributeError):
-                    pass
-                else:
-                    if (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino) and stat.S_ISREG(named.st_mode):
-                        return os.path.realpath(name)
-            obj, depth = getattr(obj, "file", None), depth + 1
+            if not isinstance(name, str):
+                return None
+            try:
+                opened, named = os.fstat(obj.fileno()), os.stat(name)
+            except (OSError, ValueError):
+                return None
+            same = (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
+            return os.path.realpath(name) if same and stat.S_ISREG(named.st_mode) else None
         return None
 
     def put(
@@ -153,6 +199,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         link_style: str | None = None,
         replace: bool = True,
         wants_link: bool | None = None,
+        keep_mtime: bool = False,
     ) -> str:
         """Make the entry at name: a link when real_source lies in a root, else a copy.
 
@@ -182,6 +229,8 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         tmp = temp_name(directory)
         try:
             made = self._stage(tmp, full_path, real_source if wants_link else None, content, style, real_source)
+            if made == "copy" and mtime_ns is None and keep_mtime and real_source is not None:
+                mtime_ns = os.stat(real_source).st_mtime_ns
             if made == "copy" and mtime_ns is not None:
                 os.utime(tmp, ns=(mtime_ns, mtime_ns))
             self._commit(tmp, full_path, replace)
@@ -293,20 +342,14 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                 except OSError as exc:
                     if exc.errno not in _CANNOT_SYMLINK:
                         raise
-                    self._symlinks_unsupported = True
-                    warnings.warn(
-                        f"Cannot create symlinks under '{self.location}' ({exc.strerror}); copying instead.",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
+                    self._no_symlinks(exc)
         self._write_copy(tmp, copy_source, content)
         return "copy"
 
     def _write_copy(self, tmp: str, real_source: str | None, content: Any) -> None:
         if real_source is not None:
             before = _require_regular_file(real_source)
-            # copyfile uses the kernel's sendfile/copy_file_range fast paths.
-            shutil.copyfile(real_source, tmp)
+            _copy_file(real_source, tmp)
             after = os.stat(real_source)
             if _version(after) != _version(before):
                 # Rewritten while we read it: the copy may mix old and new bytes.
@@ -348,6 +391,22 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             os.replace(tmp, full_path)
         else:
             os.unlink(tmp)
+
+
+def _copy_file(source: str, tmp: str) -> None:
+    """Copy into a new file: O_EXCL and O_NOFOLLOW, so nothing planted at tmp is followed."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+    with open(source, "rb") as src:
+        fd = os.open(tmp, flags, 0o666)
+        with os.fdopen(fd, "wb") as dst:
+            try:
+                # The kernel copies without passing the bytes through Python.
+                while os.sendfile(dst.fileno(), src.fileno(), None, 1 << 24):
+                    pass
+            except OSError as exc:
+                if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP) or dst.tell() or os.lseek(fd, 0, 1):
+                    raise
+                shutil.copyfileobj(src, dst, 1 << 20)
 
 
 def _is_utf8(name: str) -> bool:

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
 
-from .paths import containing_root, is_temp_name, is_within
+from .paths import containing_root, is_temp_name, is_within, same_mtime
 
 LOCK_NAME = ".symlinkmirror.lock"
 
@@ -44,6 +45,12 @@ class Source:
         """The storage's directory on disk, or None for a storage without paths."""
         if isinstance(self.storage, InMemoryStorage):
             return None  # its path() names a file under MEDIA_ROOT, but its files live in memory
+        if isinstance(self.storage, FileSystemStorage) and not self.storage.base_location:
+            # abspath("") is the current directory: never mirror that by accident.
+            raise ImproperlyConfigured(
+                f"The source {self.name!r} has no location: set MEDIA_ROOT or STATIC_ROOT, "
+                "or the storage's 'location' OPTION, or leave it out of SYMLINKMIRROR_SOURCES."
+            )
         try:
             return self.storage.path("")
         except NotImplementedError:
@@ -110,6 +117,15 @@ class Orphan:
 
 
 @dataclass(eq=False)
+class Kept:
+    """A mirror entry at an ignored source name: collect leaves it, the audit still looks inside."""
+
+    source: Source
+    mirror_name: str
+    entry: os.DirEntry[str]
+
+
+@dataclass(eq=False)
 class Blocked:
     """A mirror entry that is not a real directory where the source has one."""
 
@@ -146,7 +162,7 @@ class TempFile:
     path: str
 
 
-Event = Item | Unchanged | UnchangedCount | Skipped | Orphan | Blocked | TempFile
+Event = Item | Unchanged | UnchangedCount | Skipped | Orphan | Kept | Blocked | TempFile
 
 
 def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
@@ -233,17 +249,44 @@ class Walker:
     # One directory.
 
     def _walk(
-        self, rel_dir: str, real_dir: str | None, mirror_dir: str | None, ancestors: frozenset[tuple[int, int]]
+        self,
+        rel_dir: str,
+        real_dir: str | None,
+        mirror_dir: str | None,
+        ancestors: frozenset[tuple[int, int]],
+        expect: tuple[int, int] | None = None,
     ) -> Iterator[Event]:
+        """One directory; expect is the (st_dev, st_ino) it had when its parent was listed."""
+        fd = None
         try:
-            listing = self._list_source(rel_dir, real_dir)
+            if self.fast and real_dir is not None:
+                fd = _open_directory(real_dir, expect)
+            elif real_dir is not None and expect is not None:
+                _check_directory(real_dir, expect)
+            listing = self._list_source(rel_dir, real_dir, fd)
         except OSError as exc:
+            if fd is not None:
+                os.close(fd)
             yield Skipped(self.source, rel_dir, UNREADABLE, _reason(exc))
             return
+        try:
+            yield from self._walk_listing(rel_dir, real_dir, mirror_dir, ancestors, listing)
+        finally:
+            if fd is not None:
+                os.close(fd)
+
+    def _walk_listing(
+        self,
+        rel_dir: str,
+        real_dir: str | None,
+        mirror_dir: str | None,
+        ancestors: frozenset[tuple[int, int]],
+        listing: list[tuple[str, str, Any]],
+    ) -> Iterator[Event]:
         mirror_entries = _list_mirror(mirror_dir)
         present: set[str] = set()
         dir_wants_link = real_dir is not None and containing_root(real_dir, self.link_roots) is not None
-        subdirs: list[tuple[str, str | None, frozenset[tuple[int, int]]]] = []
+        subdirs: list[tuple[str, str | None, frozenset[tuple[int, int]], tuple[int, int] | None]] = []
         ignored = self._ignored
         settle = self.settle_style is not None and real_dir is not None and mirror_dir is not None
         if settle:
@@ -262,12 +305,14 @@ class Walker:
             rel = f"{rel_dir}/{name}" if rel_dir else name
             if ignored is not None and (ignored.match(name) or (kind != "dir" and rel_dir and ignored.match(rel))):
                 present.add(name)  # ignored names keep their mirror entries
+                if name in mirror_entries:
+                    yield Kept(self.source, self.source.mirror_name(rel), mirror_entries[name])
                 continue
             if kind == "dir":
                 present.add(name)
-                subdirs.append(
-                    (name, None if real_dir is None else os.path.join(real_dir, name), _with(ancestors, node))
-                )
+                key = _identity(node)
+                sub_real = None if real_dir is None else os.path.join(real_dir, name)
+                subdirs.append((name, sub_real, ancestors if key is None else ancestors | {key}, key))
                 continue
             if kind == "file":
                 present.add(name)
@@ -281,7 +326,12 @@ class Walker:
                             continue
                     elif settle_copies and entry.is_file(follow_symlinks=False):
                         theirs, ours = _same_size_and_mtime(entry, node)
-                        if theirs == ours is not None:
+                        if (
+                            theirs is not None
+                            and ours is not None
+                            and theirs[0] == ours[0]
+                            and same_mtime(theirs[1], ours[1])
+                        ):
                             unchanged += 1
                             if self.report_unchanged:
                                 yield Unchanged(self.source, rel)
@@ -304,7 +354,7 @@ class Walker:
             event = self._follow(rel, os.path.join(real_dir, name), ancestors, mirror_entries.get(name))
             if isinstance(event, tuple):
                 present.add(name)
-                subdirs.append((name, event[0], event[1]))
+                subdirs.append((name, event[0], event[1], event[2]))
             else:
                 if isinstance(event, Item):
                     present.add(name)
@@ -326,7 +376,7 @@ class Walker:
             elif not self._is_reserved(mirror_name):
                 yield Orphan(self.source, mirror_name, entry)
 
-        for name, sub_real, sub_ancestors in subdirs:
+        for name, sub_real, sub_ancestors, sub_key in subdirs:
             rel = f"{rel_dir}/{name}" if rel_dir else name
             entry = mirror_entries.get(name)
             sub_mirror = None if mirror_dir is None else os.path.join(mirror_dir, name)
@@ -337,11 +387,11 @@ class Walker:
                 sub_mirror = None
             elif entry is None:
                 sub_mirror = None
-            yield from self._walk(rel, sub_real, sub_mirror, sub_ancestors)
+            yield from self._walk(rel, sub_real, sub_mirror, sub_ancestors, sub_key)
 
     def _follow(
         self, rel: str, path: str, ancestors: frozenset[tuple[int, int]], entry: os.DirEntry[str] | None
-    ) -> Item | Skipped | tuple[str, frozenset[tuple[int, int]]]:
+    ) -> Item | Skipped | tuple[str, frozenset[tuple[int, int]], tuple[int, int]]:
         try:
             target = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):  # ENOTDIR: the target path runs through a file
@@ -358,7 +408,7 @@ class Walker:
             key = (target.st_dev, target.st_ino)
             if key in ancestors:
                 return Skipped(self.source, rel, LOOP, "a symlink to one of its own parent directories", entry)
-            return real_path, ancestors | {key}
+            return real_path, ancestors | {key}, key
         if not stat.S_ISREG(target.st_mode):
             return Skipped(self.source, rel, SPECIAL, "a symlink to something that is not a regular file", entry)
         wants_link = containing_root(real_path, self.link_roots) is not None
@@ -369,12 +419,13 @@ class Walker:
 
     # Listing a source directory, three ways with one result.
 
-    def _list_source(self, rel_dir: str, real_dir: str | None) -> list[tuple[str, str, Any]]:
+    def _list_source(self, rel_dir: str, real_dir: str | None, fd: int | None = None) -> list[tuple[str, str, Any]]:
         """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special, unsafe; sorted by name."""
         listing: list[tuple[str, str, Any]]
         if self.fast:
-            assert real_dir is not None
-            with os.scandir(real_dir) as entries:
+            assert fd is not None
+            # Listed through the descriptor _walk checked, not by path again.
+            with os.scandir(fd) as entries:
                 listing = [(entry.name, _kind_of_entry(entry), entry) for entry in entries]
         elif real_dir is not None:
             try:
@@ -439,11 +490,34 @@ def _kind_of_mode(mode: int) -> str:
     return "special"
 
 
-def _with(ancestors: frozenset[tuple[int, int]], node: Any) -> frozenset[tuple[int, int]]:
+def _identity(node: Any) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of a listed directory, to recognise it when the walk gets there."""
     if node is None:
-        return ancestors
+        return None
     st = node if isinstance(node, os.stat_result) else node.stat(follow_symlinks=False)
-    return ancestors | {(st.st_dev, st.st_ino)}
+    return st.st_dev, st.st_ino
+
+
+def _open_directory(path: str, expect: tuple[int, int] | None) -> int:
+    """Open a source directory without following a symlink swapped in since it was listed."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
+    except (NotADirectoryError, OSError) as exc:
+        if expect is not None and exc.errno in (errno.ENOTDIR, errno.ELOOP):  # now a symlink or a file
+            raise OSError(errno.ESTALE, "The directory was replaced while it was being mirrored", path) from exc
+        raise
+    if expect is not None:
+        st = os.fstat(fd)
+        if (st.st_dev, st.st_ino) != expect:
+            os.close(fd)
+            raise OSError(errno.ESTALE, "The directory was replaced while it was being mirrored", path)
+    return fd
+
+
+def _check_directory(path: str, expect: tuple[int, int]) -> None:
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) != expect:
+        raise OSError(errno.ESTALE, "The directory was replaced while it was being mirrored", path)
 
 
 def _stat_of(node: Any) -> os.stat_result | None:

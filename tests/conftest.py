@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,3 +35,36 @@ def mirror_in_tmp_path(settings, tmp_path) -> MirrorSetup:
         },
     }
     return setup
+
+
+SBIN_PATH = f"{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin{os.pathsep}/sbin"
+
+
+def run(*command: str | Path) -> subprocess.CompletedProcess:
+    args = [str(part) for part in command]
+    result = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "PATH": SBIN_PATH})
+    assert result.returncode == 0, f"'{' '.join(args)}' failed: {result.stderr.strip()}"
+    return result
+
+
+@pytest.fixture
+def fat(tmp_path):
+    """A real FAT filesystem made by mkfs.vfat, which cannot hold symlinks."""
+    image = tmp_path / "fat.img"
+    mountpoint = tmp_path / "fat"
+    mountpoint.mkdir()
+    run("mkfs.vfat", "-C", image, "4096")
+    kernel = subprocess.run(
+        ["mount", "-o", "loop", "-t", "vfat", str(image), str(mountpoint)],
+        capture_output=True,
+        env={**os.environ, "PATH": SBIN_PATH},
+    )
+    if kernel.returncode == 0:
+        unmount = ("umount", mountpoint)
+    else:
+        # Some kernels (containers, minimal VMs) ship without the vfat driver:
+        # mount the same image through FUSE instead; it still refuses symlinks.
+        run("fusefat", "-o", "rw+", image, mountpoint)
+        unmount = ("fusermount", "-u", mountpoint)
+    yield mountpoint
+    run(*unmount)

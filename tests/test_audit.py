@@ -459,7 +459,9 @@ def test_source_directory_that_cannot_be_listed_is_unreadable(tree):
 
     result = audit_mirror(on_file=replace_photos_with_a_file)
 
-    assert result.findings == [Finding("unreadable", "media", "media/photos", "Not a directory")]
+    assert result.findings == [
+        Finding("unreadable", "media", "media/photos", "The directory was replaced while it was being mirrored")
+    ]
     assert result.checked == 2  # a.txt and static/site.css
 
 
@@ -499,3 +501,67 @@ def test_temp_file_of_a_running_writer_is_found_and_left_alone(tree):
 
     assert result.findings == [Finding("temp-file", "", f"media/{live.name}", "its writer is still running")]
     assert live.read_text() == "being written"
+
+
+# Escaping links where the walk compares nothing one by one.
+
+
+def escaping(name: str, source: str, secret) -> Finding:
+    return Finding("escaping-link", source, name, f"a symlink to '{secret}', outside every symlink_within root")
+
+
+def test_an_escaping_link_inside_an_orphan_directory_is_found_and_removed_by_repair(tree, secret):
+    (tree.mirror / "media" / "old").mkdir()
+    (tree.mirror / "media" / "old" / "passwd.jpg").symlink_to(secret)
+
+    result = audit_mirror()
+    audit.repair(engine.configured_sources(), engine.mirror_storage(), result, engine.Options())
+
+    assert result.findings == [
+        Finding("orphan", "media", "media/old", "no source file has this name"),
+        escaping("media/old/passwd.jpg", "media", secret),
+    ]
+    assert audit_mirror().clean
+    assert secret.read_text() == "root:x:0:0"
+
+
+def test_an_escaping_link_inside_a_directory_in_a_files_place_is_found(tree, secret):
+    entry = tree.mirror / "media" / "a.txt"
+    entry.unlink()
+    entry.mkdir()
+    (entry / "x.jpg").symlink_to(secret)
+
+    result = audit_mirror()
+
+    assert result.findings == [
+        Finding("not-a-file", "media", "media/a.txt", "not a regular file or a link"),
+        escaping("media/a.txt/x.jpg", "media", secret),
+    ]
+
+
+def test_an_escaping_link_under_an_ignored_name_is_found_and_unlinked_by_repair(tree, secret):
+    (tree.media / ".git").mkdir()
+    (tree.mirror / "media" / ".git").mkdir()
+    (tree.mirror / "media" / ".git" / "config").symlink_to(secret)
+    (tree.mirror / "media" / ".git" / "HEAD").write_text("ref: main")
+
+    result = audit_mirror()
+    audit.repair(engine.configured_sources(), engine.mirror_storage(), result, engine.Options())
+
+    assert result.findings == [escaping("media/.git/config", "media", secret)]
+    assert audit_mirror().clean
+    assert not os.path.lexists(tree.mirror / "media" / ".git" / "config")
+    assert (tree.mirror / "media" / ".git" / "HEAD").read_text() == "ref: main"
+    assert secret.read_text() == "root:x:0:0"
+
+
+def test_a_missing_source_root_whose_mirror_entries_remain_is_a_finding(tree):
+    shutil.rmtree(tree.media)
+
+    result = audit_mirror()
+    report = fix()
+
+    assert [(f.category, f.name) for f in result.findings] == [("orphan", "media")]
+    assert result.findings[0].detail.endswith("yet the mirror still holds entries for it (is it mounted?)")
+    assert report.totals["deleted"] == 0
+    assert os.path.islink(tree.mirror / "media" / "a.txt")

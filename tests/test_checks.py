@@ -176,7 +176,7 @@ def test_e006_a_source_names_an_unknown_alias(settings, mirror_in_tmp_path):
         ({"media": "default"}, "SYMLINKMIRROR_SOURCES['media'] must be a dict with a 'storage' alias."),
         (
             {"media": {"storage": "default", "prefix": "a/../.."}},
-            "SYMLINKMIRROR_SOURCES['media']['prefix'] must not contain '..'.",
+            "SYMLINKMIRROR_SOURCES['media']['prefix'] must be a path inside the mirror, without '..', like 'media'.",
         ),
     ],
 )

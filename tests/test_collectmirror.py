@@ -110,7 +110,7 @@ def test_an_unknown_source_names_the_setting(site):
     with pytest.raises(CommandError) as caught:
         collectmirror("--source", "nope")
 
-    assert str(caught.value) == "Unknown source 'nope': SYMLINKMIRROR_SOURCES defines media, static."
+    assert str(caught.value) == "Unknown source 'nope' given to --source: SYMLINKMIRROR_SOURCES defines media, static."
     assert not site.mirror.exists()
 
 
@@ -121,7 +121,7 @@ def test_an_unknown_source_names_the_setting(site):
         ({"media": "default"}, "SYMLINKMIRROR_SOURCES['media'] must be a dict with a 'storage' alias."),
         (
             {"media": {"storage": "default", "prefix": "../up"}},
-            "SYMLINKMIRROR_SOURCES['media']['prefix'] must not contain '..'.",
+            "SYMLINKMIRROR_SOURCES['media']['prefix'] must be a path inside the mirror, without '..', like 'media'.",
         ),
         (
             {"media": {"storage": "nowhere"}},
@@ -213,7 +213,7 @@ def test_without_delete_entries_of_deleted_sources_stay(site):
     assert os.path.lexists(site.mirror / "media" / "a.txt")
 
 
-def test_delete_keeps_ignored_names_and_other_sources_prefixes(site, settings):
+def add_thumbs_source(site, settings, prefix):
     thumbs = site.media.parent / "thumbs"
     thumbs.mkdir()
     (thumbs / "t.jpg").write_bytes(b"thumb")
@@ -223,8 +223,12 @@ def test_delete_keeps_ignored_names_and_other_sources_prefixes(site, settings):
     }
     settings.SYMLINKMIRROR_SOURCES = {
         "media": {"storage": "default", "prefix": "media"},
-        "thumbs": {"storage": "thumbs", "prefix": "media/thumbs"},
+        "thumbs": {"storage": "thumbs", "prefix": prefix},
     }
+
+
+def test_delete_keeps_ignored_names_and_other_sources_prefixes(site, settings):
+    add_thumbs_source(site, settings, "thumbs")
     collectmirror()
     (site.media / "old.txt").write_text("old")
     collectmirror()
@@ -239,37 +243,30 @@ def test_delete_keeps_ignored_names_and_other_sources_prefixes(site, settings):
         summary(unmodified=3, deleted=1),
     ]
     assert (site.mirror / "media" / ".keep").read_text() == "an ignored name"
-    assert (site.mirror / "media" / "thumbs" / "t.jpg").is_symlink() is False
-    assert (site.mirror / "media" / "thumbs" / "t.jpg").read_bytes() == b"thumb"
+    assert (site.mirror / "thumbs" / "t.jpg").is_symlink() is False
+    assert (site.mirror / "thumbs" / "t.jpg").read_bytes() == b"thumb"
 
 
 def test_delete_with_source_keeps_the_entries_of_the_sources_left_out(site, settings):
-    thumbs = site.media.parent / "thumbs"
-    thumbs.mkdir()
-    (thumbs / "t.jpg").write_bytes(b"thumb")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "thumbs": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(thumbs)}},
-    }
-    settings.SYMLINKMIRROR_SOURCES = {
-        "site": {"storage": "staticfiles", "prefix": ""},
-        "media": {"storage": "default", "prefix": "media"},
-        "thumbs": {"storage": "thumbs", "prefix": "media/thumbs"},
-    }
+    add_thumbs_source(site, settings, "thumbs")
     collectmirror()
     (site.mirror / "stray.txt").write_text("stray")
 
-    site_out, _err = collectmirror("--source", "site", "--delete", verbosity=2)
     media_out, _err = collectmirror("--source", "media", "--delete", verbosity=2)
 
-    assert site_out.splitlines() == [
-        "Skipping 'app.css' (not modified)",
-        "Deleting 'stray.txt'",
-        summary(unmodified=1, deleted=1),
-    ]
     assert media_out.splitlines()[-1] == summary(unmodified=2)
     assert (site.mirror / "media" / "a.txt").is_symlink()
-    assert (site.mirror / "media" / "thumbs" / "t.jpg").read_bytes() == b"thumb"
+    assert (site.mirror / "thumbs" / "t.jpg").read_bytes() == b"thumb"
+    assert (site.mirror / "stray.txt").read_text() == "stray"
+
+
+def test_nested_source_prefixes_are_refused_before_anything_is_written(site, settings):
+    add_thumbs_source(site, settings, "media/thumbs")
+
+    with pytest.raises(CommandError, match="give each source its own directory, neither inside the other"):
+        collectmirror("--delete")
+
+    assert not site.mirror.exists()
 
 
 @pytest.mark.parametrize(
@@ -740,3 +737,43 @@ def test_changed_urls_keeps_the_previous_list_when_the_lock_refuses_the_run(site
 
     assert urls.read_text().splitlines() == ["/media/a.txt", "/media/photos/b.jpg", "/static/app.css"]
     assert sorted(os.listdir(tmp_path)) == sorted(["changed-urls.txt", "media", "mirror", "static"])
+
+
+def test_the_command_runs_the_system_checks_first(tmp_path):
+    # call_command skips system checks; manage.py does not: run it for real.
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "testproject.settings",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path),
+        "STATIC_ROOT": str(tmp_path),
+        "SYMLINKMIRROR_ROOT": str(tmp_path / "mirror"),
+        "SYMLINKMIRROR_LINK_STYLE": "Relative",
+    }
+    manage = Path(__file__).resolve().parent.parent / "manage.py"
+
+    result = subprocess.run([sys.executable, str(manage), "collectmirror"], env=env, capture_output=True, text=True)
+
+    assert result.returncode == 1
+    assert "SystemCheckError" in result.stderr
+    assert "(symlinkmirror.E005) SYMLINKMIRROR_LINK_STYLE is 'Relative'." in result.stderr
+    assert not (tmp_path / "mirror").exists()
+
+
+def test_changed_urls_in_a_missing_directory_is_an_error_naming_the_option(site, tmp_path):
+    target = tmp_path / "no" / "such" / "urls.txt"
+
+    with pytest.raises(CommandError, match=r"^Cannot write --changed-urls '.*urls\.txt': No such file or directory\.$"):
+        collectmirror("--changed-urls", str(target))
+
+    assert not (site.mirror / "media").exists()
+
+
+def test_without_media_root_the_project_directory_is_never_mirrored(site, settings, tmp_path, monkeypatch):
+    settings.MEDIA_ROOT = ""
+    monkeypatch.chdir(tmp_path)  # where abspath("") would point
+
+    out, _err = collectmirror()
+
+    assert out.splitlines()[-1] == summary(linked=1)
+    assert sorted(os.listdir(site.mirror)) == [".symlinkmirror.lock", "static"]

@@ -10,7 +10,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
-from symlinkmirror import engine
+from symlinkmirror import audit, engine
 from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.storage import SymlinkOrCopyStorage
 from symlinkmirror.walk import LOCK_NAME, Source
@@ -778,3 +778,37 @@ def test_only_changes_count_as_changed_urls():
     changed = [engine.FileEvent(action, "m", "a").changed for action in (*engine.ACTIONS, "cleaned")]
 
     assert changed == [True, True, True, False, True, False, False, False]
+
+
+def test_a_mirror_on_a_filesystem_without_symlinks_converges_to_copies(tmp_path, fat, settings):
+    settings.FILE_UPLOAD_PERMISSIONS = None  # FAT has no permission bits to set
+    site = make_site(tmp_path)
+    mirror = SymlinkOrCopyStorage(location=fat / "mirror", base_url="/", symlink_within=[site.media])
+    site = Site(site.media, site.static, fat / "mirror", mirror, site.sources)
+
+    with pytest.warns(RuntimeWarning, match="Cannot create symlinks"):
+        first, _ = collect(site)
+    # FAT keeps coarse local-time stamps (FUSE's fusefat even shifts them), so
+    # compare contents: what must not happen is a kind-mismatch run after run.
+    second, _ = collect(site, checksum=True)
+    findings = audit.audit(site.sources, mirror, checksum=True)
+
+    assert first.summary() == "0 files linked, 4 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."
+    assert second.summary() == "0 files linked, 0 copied, 0 replaced, 4 unmodified, 0 deleted, 0 skipped, 0 failed."
+    assert findings.clean
+
+
+def test_a_storage_without_modification_times_fails_its_files_and_the_run_goes_on(site):
+    class NoTimes(InMemoryStorage):
+        def get_modified_time(self, name):
+            raise NotImplementedError("This backend doesn't support modification times.")
+
+    remote = NoTimes()
+    remote.save("r.txt", ContentFile(b"remote"))
+    site.sources.append(Source("remote", remote, "remote"))
+
+    report, messages = collect(site)
+
+    assert "Failed 'remote/r.txt': This backend doesn't support modification times." in messages
+    assert report.totals["linked"] == 2
+    assert report.totals["copied"] == 2

@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
+from django.core.files.uploadedfile import TemporaryUploadedFile
 
 from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.storage import SymlinkOrCopyStorage
@@ -91,29 +92,6 @@ def tmpfs(tmp_path):
     run("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mountpoint)
     yield mountpoint
     run("umount", mountpoint)
-
-
-@pytest.fixture
-def fat(tmp_path):
-    """A real FAT filesystem made by mkfs.vfat, which cannot hold symlinks."""
-    image = tmp_path / "fat.img"
-    mountpoint = tmp_path / "fat"
-    mountpoint.mkdir()
-    run("mkfs.vfat", "-C", image, "4096")
-    kernel = subprocess.run(
-        ["mount", "-o", "loop", "-t", "vfat", str(image), str(mountpoint)],
-        capture_output=True,
-        env={**os.environ, "PATH": SBIN_PATH},
-    )
-    if kernel.returncode == 0:
-        unmount = ("umount", mountpoint)
-    else:
-        # Some kernels (containers, minimal VMs) ship without the vfat driver:
-        # mount the same image through FUSE instead; it still refuses symlinks.
-        run("fusefat", "-o", "rw+", image, mountpoint)
-        unmount = ("fusermount", "-u", mountpoint)
-    yield mountpoint
-    run(*unmount)
 
 
 # Linking and copying.
@@ -749,3 +727,61 @@ def test_fat_copies_take_alternative_names(settings, media, fat):
     assert first == "a.txt"
     assert ALTERNATIVE_NAME.match(second)
     assert sorted(os.listdir(fat / "mirror")) == sorted([first, second])
+
+
+class Watermarked(File):
+    """Content that reads other bytes than the file it wraps, as an image filter would."""
+
+    def chunks(self, chunk_size=None):
+        for chunk in super().chunks(chunk_size):
+            yield chunk.upper()
+
+
+def test_content_that_rewrites_the_file_it_wraps_is_copied_with_its_own_bytes(storage, media):
+    (media / "photo.txt").write_bytes(b"original")
+
+    with (media / "photo.txt").open("rb") as handle:
+        name = storage.save("renditions/photo.txt", Watermarked(handle))
+
+    entry = Path(storage.path(name))
+    assert not entry.is_symlink()
+    assert entry.read_bytes() == b"ORIGINAL"
+    assert (media / "photo.txt").read_bytes() == b"original"
+
+
+def test_a_temporary_upload_inside_a_root_is_copied_not_linked(settings, storage, media):
+    # Django deletes a temporary upload after the request: a link to it would break.
+    settings.FILE_UPLOAD_TEMP_DIR = str(media)
+    upload = TemporaryUploadedFile("upload.txt", "text/plain", 6, "utf-8")
+    upload.write(b"upload")
+    upload.seek(0)
+
+    name = storage.save("uploads/upload.txt", upload)
+    upload.close()
+
+    entry = Path(storage.path(name))
+    assert not entry.is_symlink()
+    assert entry.read_bytes() == b"upload"
+
+
+def test_a_link_style_setting_that_is_not_a_style_is_refused_naming_the_setting(settings, mirror):
+    settings.SYMLINKMIRROR_LINK_STYLE = "Relative"
+    storage = SymlinkOrCopyStorage(location=mirror)
+
+    with pytest.raises(ImproperlyConfigured, match="SYMLINKMIRROR_LINK_STYLE must be one of absolute, relative, hard"):
+        storage.link_style  # noqa: B018
+
+
+def test_a_copy_never_follows_a_symlink_planted_at_its_temporary_name(tmp_path, media):
+    from symlinkmirror.storage import _copy_file
+
+    (media / "a.txt").write_text("alpha")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    planted = tmp_path / "planted"
+    planted.symlink_to(victim)
+
+    with pytest.raises(FileExistsError):
+        _copy_file(str(media / "a.txt"), str(planted))
+
+    assert victim.read_text() == "untouched"

@@ -470,7 +470,9 @@ def test_fix_with_source_repairs_only_that_source(tree):
 
 
 def test_unknown_source_is_a_command_error(tree):
-    with pytest.raises(CommandError, match=r"^Unknown source 'nope': SYMLINKMIRROR_SOURCES defines media, static\.$"):
+    with pytest.raises(
+        CommandError, match=r"^Unknown source 'nope' given to --source: SYMLINKMIRROR_SOURCES defines media, static\.$"
+    ):
         verify("--source", "nope")
 
 
@@ -629,3 +631,12 @@ def test_unmanaged_findings_carry_their_own_source_name_in_json(tree):
             "detail": f"a symlink to '{tree.secret}', outside every symlink_within root",
         }
     ]
+
+
+def test_fix_while_another_run_holds_the_lock_exits_75(tree):
+    (tree.mirror / "media" / "a.txt").unlink()
+
+    with engine.mirror_lock(str(tree.mirror)), pytest.raises(CommandError, match="is locked by") as caught:
+        call_command("verifymirror", "--fix", stdout=io.StringIO(), stderr=io.StringIO())
+
+    assert caught.value.returncode == 75

@@ -76,6 +76,8 @@ def test_walker_reports_every_kind_of_entry(tricky_tree):
 
     outside = os.path.realpath(root.parent / "outside" / "x.txt")
     assert rows == [
+        ("Kept", "media/.hidden", ".hidden"),
+        ("Kept", "media/CVS", "CVS"),
         ("Item", "a.txt", f"{real}/a.txt", True, "a.txt"),
         ("Skipped", "dangling", "broken", "a symlink whose target does not exist", None),
         ("Skipped", "escape", "escaping", f"a symlink to '{outside}', outside the source root", "escape"),
@@ -106,8 +108,9 @@ def test_scandir_and_storage_listdir_walks_give_the_same_events(tricky_tree, set
     fast = describe(Walker(source, str(mirror), roots, ignore_patterns=DEFAULT_IGNORES, fast=True, settle=settle))
     generic = describe(Walker(source, str(mirror), roots, ignore_patterns=DEFAULT_IGNORES, fast=False, settle=settle))
 
-    assert len(fast) == 14
-    assert (fast[0][0] == "Unchanged") == (settle is not None and settle[0] == "absolute")
+    assert len(fast) == 16
+    assert [row[0] for row in fast[:2]] == ["Kept", "Kept"]
+    assert (fast[2][0] == "Unchanged") == (settle is not None and settle[0] == "absolute")
     assert generic == fast
 
 
@@ -186,7 +189,7 @@ def test_ignore_patterns_match_names_and_relative_paths(tmp_path):
     assert [event.name for event in walker] == ["keep.txt", "sub/b.css"]
 
 
-def test_ignored_names_keep_their_mirror_entries(tmp_path):
+def test_ignored_names_keep_their_mirror_entries_and_are_reported_as_kept(tmp_path):
     root = tmp_path / "media"
     root.mkdir()
     (root / ".hidden").write_text("h")
@@ -198,7 +201,7 @@ def test_ignored_names_keep_their_mirror_entries(tmp_path):
 
     rows = describe(Walker(source, str(mirror), (), ignore_patterns=DEFAULT_IGNORES))
 
-    assert rows == [("Orphan", "media/gone.txt", "gone.txt")]
+    assert rows == [("Kept", "media/.hidden", ".hidden"), ("Orphan", "media/gone.txt", "gone.txt")]
 
 
 def test_other_sources_prefixes_and_the_lock_are_not_orphans(tmp_path):
@@ -327,3 +330,28 @@ def test_settling_without_listing_counts_per_directory(settled_tree):
     assert [row[:2] for row in rows[0]] == [("Item", "b.txt"), ("Item", "c.txt"), ("UnchangedCount", 1)]
     assert rows[1] == [("UnchangedCount", 2)]
     assert [walker.unchanged for walker in walkers] == [1, 2]
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["scandir", "listdir"])
+def test_a_directory_swapped_for_a_symlink_after_listing_is_not_followed(tmp_path, fast):
+    root = tmp_path / "media"
+    (root / "sub").mkdir(parents=True)
+    (root / "a.txt").write_text("a")
+    (root / "sub" / "x.txt").write_text("x")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "passwd").write_text("root:x:0:0")
+    source = Source("media", FileSystemStorage(location=root), "media")
+    rows = []
+
+    for event in Walker(source, str(tmp_path / "mirror"), (str(root),), fast=fast):
+        rows.append(describe([event])[0])
+        if isinstance(event, Item) and event.name == "a.txt":
+            # The root was listed with sub/ a real directory; swap it now.
+            (root / "sub").rename(root / "sub.old")
+            (root / "sub").symlink_to(outside, target_is_directory=True)
+
+    assert rows == [
+        ("Item", "a.txt", str(root / "a.txt"), True, None),
+        ("Skipped", "sub", "unreadable", "The directory was replaced while it was being mirrored", None),
+    ]

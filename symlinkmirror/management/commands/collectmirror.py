@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
 from typing import Any
 
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import conf, engine
 from ..options import add_walk_arguments, ignore_patterns, progress_bar, resolve
 
-LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: another run holds the mirror; try later
+LOCKED_EXIT_CODE = engine.LOCKED_EXIT_CODE
 
 
 class Command(BaseCommand):
     help = "Build or refresh the mirror, linking unmodified files and copying the rest."
-    requires_system_checks = []
+    requires_system_checks = [Tags.files]  # where check_mirror is registered
 
     def add_arguments(self, parser):
         add_walk_arguments(parser)
@@ -50,7 +52,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--changed-urls",
             metavar="FILE",
-            help="Write the URL of every entry created, replaced or deleted to FILE, one a line, for a CDN purge.",
+            help=(
+                "Write the URL of every entry created, replaced or deleted to FILE, one a line, for a CDN purge "
+                "(with --dry-run: every URL that would change)."
+            ),
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -76,7 +81,12 @@ class Command(BaseCommand):
         self.mirror = mirror
         # Written beside its final name and renamed there at the end, so a run
         # refused by the lock (or interrupted) leaves the previous list intact.
-        self.urls = ChangedUrls(options["changed_urls"]) if options["changed_urls"] else None
+        self.urls = None
+        if options["changed_urls"]:
+            try:
+                self.urls = ChangedUrls(options["changed_urls"])
+            except OSError as exc:
+                raise CommandError(f"Cannot write --changed-urls '{options['changed_urls']}': {exc.strerror}.") from exc
         self.bar = progress_bar(self, self.verbosity, "Mirroring")
         try:
             report = self.collect(sources, mirror, run_options)
@@ -87,7 +97,11 @@ class Command(BaseCommand):
         finally:
             self.bar.close()
         if self.urls is not None:
-            self.urls.publish()
+            try:
+                self.urls.publish()
+            except OSError as exc:
+                self.urls.discard()
+                raise CommandError(f"Cannot write --changed-urls '{self.urls.path}': {exc.strerror}.") from exc
         if self.as_json:
             self.stdout.write(json.dumps(report.as_dict(), indent=2))
         elif self.verbosity >= 1:
@@ -139,4 +153,5 @@ class ChangedUrls:
 
     def discard(self) -> None:
         self.file.close()
-        os.unlink(self.tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)

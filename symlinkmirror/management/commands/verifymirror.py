@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError
 
 from ... import audit, conf, engine
@@ -16,7 +17,7 @@ EXAMPLES = 5  # findings shown per category below -v 2
 
 class Command(BaseCommand):
     help = "Check that the mirror matches its sources; exit non-zero on any finding. --fix repairs them."
-    requires_system_checks = []
+    requires_system_checks = [Tags.files]  # where check_mirror is registered
 
     def add_arguments(self, parser):
         add_walk_arguments(parser)
@@ -42,6 +43,8 @@ class Command(BaseCommand):
             fix_options = engine.Options(keep_prefixes=keep_prefixes, **walk_options)
             try:
                 fixed = audit.repair(sources, mirror, result, fix_options)
+            except engine.MirrorLocked as exc:
+                raise CommandError(str(exc), returncode=engine.LOCKED_EXIT_CODE) from exc
             except engine.MirrorError as exc:
                 raise CommandError(str(exc)) from exc
             before = result
