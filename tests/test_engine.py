@@ -812,3 +812,22 @@ def test_a_storage_without_modification_times_fails_its_files_and_the_run_goes_o
     assert "Failed 'remote/r.txt': This backend doesn't support modification times." in messages
     assert report.totals["linked"] == 2
     assert report.totals["copied"] == 2
+
+
+def test_checksum_finds_one_changed_byte_deep_inside_a_large_copy(site):
+    big = bytes(range(256)) * (3 * 4096 + 7)  # a little over 3 MiB: several chunks and a short last one
+    (site.static / "big.bin").write_bytes(big)
+    collect(site)
+    copy = site.mirror_dir / "static" / "big.bin"
+    mtime = copy.stat().st_mtime_ns
+    tampered = bytearray(big)
+    tampered[2 * 1024 * 1024 + 5] ^= 0xFF
+    copy.write_bytes(bytes(tampered))
+    os.utime(copy, ns=(mtime, mtime))
+
+    plain, _ = collect(site)
+    checked, messages = collect(site, checksum=True)
+
+    assert plain.totals["replaced"] == 0
+    assert "Replacing 'static/big.bin' with a copy (stale-copy)" in messages
+    assert copy.read_bytes() == big
