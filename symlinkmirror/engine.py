@@ -309,13 +309,15 @@ def same_content(item: Item, mirror_path: str) -> bool:
                     return False
                 if not a:
                     return True
-    ours, theirs = bytearray(CHUNK), bytearray(CHUNK)
+    # One byte more than the file holds, up to CHUNK: a short read then means the end.
+    length = min(CHUNK, item.stat()[0] + 1)
+    ours, theirs = bytearray(length), bytearray(length)
     with open(item.real_path, "rb", buffering=0) as source, open(mirror_path, "rb", buffering=0) as copy:
         while True:
             read_ours, read_theirs = source.readinto(ours), copy.readinto(theirs)
             if read_ours != read_theirs:
                 return False
-            if read_ours < CHUNK:  # the last piece: compare only what was read
+            if read_ours < length:  # the last piece: compare only what was read
                 return read_ours == 0 or ours[:read_ours] == theirs[:read_theirs]
             if ours != theirs:
                 return False
