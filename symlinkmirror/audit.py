@@ -42,6 +42,7 @@ from .walk import (
     Unchanged,
     UnchangedCount,
     Walker,
+    reserved_prefixes,
 )
 
 ORPHAN = "orphan"
@@ -145,9 +146,7 @@ def audit(
     mirror_root = mirror.real_location
     prefixes = {source.prefix for source in sources} | set(keep_prefixes)
     for source in sources:
-        reserved = frozenset(
-            p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
-        )
+        reserved = reserved_prefixes(source, prefixes)
         symlinked = _symlinked_prefix(source, mirror_root)
         if symlinked is not None:
             # collect() refuses to write through it; never look through it either.
@@ -201,13 +200,11 @@ def _audit_unmanaged(
         if name in prefixes or (not rel_dir and entry.name == LOCK_NAME):
             continue
         if is_temp_name(entry.name):
-            owner = "its writer is still running" if temp_owner_alive(entry.path) else "left by an interrupted run"
-            result.findings.append(Finding(TEMP_FILE, UNMANAGED, name, owner))
+            result.findings.append(Finding(TEMP_FILE, UNMANAGED, name, _temp_detail(entry.path)))
         elif entry.is_symlink():
             resolved = os.path.realpath(entry.path)
-            if not any(is_within(resolved, root) for root in mirror.symlink_within):
-                detail = f"a symlink to '{resolved}', outside every symlink_within root"
-                result.findings.append(Finding(ESCAPING_LINK, UNMANAGED, name, detail))
+            if not mirror.wants_link(resolved):
+                result.findings.append(Finding(ESCAPING_LINK, UNMANAGED, name, _escaping_detail(resolved)))
             elif not os.path.exists(resolved):
                 result.findings.append(Finding(BROKEN_LINK, UNMANAGED, name, "the link's target does not exist"))
         elif entry.is_dir(follow_symlinks=False):
@@ -223,9 +220,8 @@ def _find_escapes(mirror: SymlinkOrCopyStorage, entry: os.DirEntry[str], name: s
     """
     if entry.is_symlink():
         resolved = os.path.realpath(entry.path)
-        if not any(is_within(resolved, root) for root in mirror.symlink_within):
-            detail = f"a symlink to '{resolved}', outside every symlink_within root"
-            result.findings.append(Finding(ESCAPING_LINK, source, name, detail))
+        if not mirror.wants_link(resolved):
+            result.findings.append(Finding(ESCAPING_LINK, source, name, _escaping_detail(resolved)))
         return
     if not entry.is_dir(follow_symlinks=False):
         return
@@ -265,7 +261,7 @@ def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool
             category = ESCAPING_LINK
         detail = "no source file has this name"
         if category == ESCAPING_LINK:
-            detail = f"a symlink to '{os.path.realpath(event.entry.path)}', outside every symlink_within root"
+            detail = _escaping_detail(os.path.realpath(event.entry.path))
         result.findings.append(Finding(category, event.source.name, event.mirror_name, detail))
         if event.entry.is_dir(follow_symlinks=False):
             _find_escapes(mirror, event.entry, event.mirror_name, event.source.name, result)
@@ -286,8 +282,15 @@ def _record(event: Any, mirror: SymlinkOrCopyStorage, style: str, checksum: bool
                 Finding(NOT_A_FILE, event.source.name, event.mirror_name, "not a directory, where the source has one")
             )
     elif isinstance(event, TempFile):
-        owner = "its writer is still running" if temp_owner_alive(event.path) else "left by an interrupted run"
-        result.findings.append(Finding(TEMP_FILE, "", event.mirror_name, owner))
+        result.findings.append(Finding(TEMP_FILE, "", event.mirror_name, _temp_detail(event.path)))
+
+
+def _escaping_detail(resolved: str) -> str:
+    return f"a symlink to '{resolved}', outside every symlink_within root"
+
+
+def _temp_detail(path: str) -> str:
+    return "its writer is still running" if temp_owner_alive(path) else "left by an interrupted run"
 
 
 def _holds_entries(path: str) -> bool:
@@ -317,7 +320,7 @@ def _detail(verdict: str, item: Item) -> str:
         return "the link's target does not exist"
     if verdict == ESCAPING_LINK:
         assert item.entry is not None
-        return f"a symlink to '{os.path.realpath(item.entry.path)}', outside every symlink_within root"
+        return _escaping_detail(os.path.realpath(item.entry.path))
     if verdict == NOT_A_FILE:
         return "not a regular file or a link"
     if verdict == KIND_MISMATCH:
@@ -366,4 +369,4 @@ def _still_escaping(mirror: SymlinkOrCopyStorage, path: str) -> bool:
     if not os.path.islink(path) or not is_within(os.path.realpath(os.path.dirname(path)), mirror.real_location):
         return False  # gone, replaced, or reached through a link collect() removed
     resolved = os.path.realpath(path)
-    return not any(is_within(resolved, root) for root in mirror.symlink_within)
+    return not mirror.wants_link(resolved)

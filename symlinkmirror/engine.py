@@ -22,8 +22,8 @@ from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import storages
 
 from . import conf
-from .paths import is_within, printable, same_mtime, temp_owner_alive
-from .storage import SymlinkOrCopyStorage, _require_regular_file
+from .paths import printable, same_mtime, temp_owner_alive
+from .storage import SymlinkOrCopyStorage, require_regular_file
 from .walk import (
     LOCK_NAME,
     UNREADABLE,
@@ -36,6 +36,7 @@ from .walk import (
     Unchanged,
     UnchangedCount,
     Walker,
+    reserved_prefixes,
 )
 
 # collectstatic's default --ignore patterns.
@@ -287,7 +288,7 @@ def wanted_target(item: Item, mirror: SymlinkOrCopyStorage, style: str) -> str:
 def bad_link(path: str, mirror: SymlinkOrCopyStorage, *, wanted: bool) -> str:
     """Name what is wrong with a mirror symlink that is not the wanted one."""
     resolved = os.path.realpath(path)
-    if not any(is_within(resolved, root) for root in mirror.symlink_within):
+    if not mirror.wants_link(resolved):  # no root contains it
         return ESCAPING_LINK
     if not os.path.exists(resolved):
         return BROKEN_LINK
@@ -451,9 +452,7 @@ class _Run:
         )
         prefixes = {source.prefix for source in self.sources} | set(self.options.keep_prefixes)
         for source in self.sources:
-            reserved = frozenset(
-                p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
-            )
+            reserved = reserved_prefixes(source, prefixes)
             prefix_state = self._prefix_is_safe(source, mirror_root)
             if prefix_state is False:
                 continue
@@ -611,7 +610,7 @@ class _Run:
         directory, _, base = item.mirror_name.rpartition("/")
         # The walk listed it a moment ago: it may be gone, or be a directory
         # now, whose link would publish every file in it (ignored ones too).
-        _require_regular_file(item.real_path)
+        require_regular_file(item.real_path)
         try:
             dir_fd = self._directory_fd(directory)
             if self.style == "hard":

@@ -219,7 +219,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                 raise ValueError("wants_link=True needs a real_source to link to.")
             # The source may have changed since the caller looked at it: never
             # link a directory (it would publish every file in it) or a device.
-            _require_regular_file(real_source)
+            require_regular_file(real_source)
         if wants_link and not replace:
             # Creating a link is atomic and fails on an existing name: make a
             # new one in place. Only replacing needs the temporary name.
@@ -348,7 +348,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
 
     def _write_copy(self, tmp: str, real_source: str | None, content: Any) -> None:
         if real_source is not None:
-            before = _require_regular_file(real_source)
+            before = require_regular_file(real_source)
             _copy_file(real_source, tmp)
             after = os.stat(real_source)
             if _version(after) != _version(before):
@@ -417,7 +417,8 @@ def _is_utf8(name: str) -> bool:
     return True
 
 
-def _require_regular_file(path: str) -> os.stat_result:
+def require_regular_file(path: str) -> os.stat_result:
+    """The stat of path, which must still be a regular file: a link to a directory would publish it all."""
     st = os.stat(path)  # FileNotFoundError when it has gone
     if not stat.S_ISREG(st.st_mode):
         raise OSError(errno.EINVAL, "The source is no longer a regular file", path)

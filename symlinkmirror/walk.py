@@ -165,6 +165,13 @@ class TempFile:
 Event = Item | Unchanged | UnchangedCount | Skipped | Orphan | Kept | Blocked | TempFile
 
 
+def reserved_prefixes(source: Source, prefixes: set[str]) -> frozenset[str]:
+    """The other sources' prefixes inside this source's: its walk must leave them alone."""
+    return frozenset(
+        p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
+    )
+
+
 def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
     """One regex matching what any of collectstatic's fnmatchcase() patterns matches."""
     if not patterns:
