@@ -35,7 +35,7 @@ typecheck: install
 	$(BIN)/mypy
 
 demo: install
-	rm -rf var && mkdir -p var
+	rm -rf var && mkdir -p var/media var/static
 	$(MANAGE) migrate --noinput -v 0
 	$(MANAGE) makesamples
 	mkdir -p var/media/uploads && echo "an old upload" > var/media/uploads/old.pdf
