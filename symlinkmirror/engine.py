@@ -585,7 +585,7 @@ class _Run:
                 mtime_ns=mtime_ns,
                 link_style=self.style,
                 wants_link=item.wants_link,
-                keep_mtime=True,  # a link that falls back to a copy still compares by size and mtime
+                preserve=True,  # mode and mtime: never more readable than the source; compared by size+mtime later
             )
             if fresh:
                 try:

@@ -9,9 +9,11 @@ import os
 import shutil
 import stat
 import warnings
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urljoin
 
+import django
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
@@ -26,8 +28,22 @@ from .paths import LINK_STYLES, containing_root, is_within, link_target, resolve
 _CANNOT_SYMLINK = {errno.EPERM, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP}
 _CANNOT_HARDLINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP}
 
-# Entry kinds reported by entry_kind().
-LINK, COPY, MISSING, OTHER = "link", "copy", "missing", "other"
+# errno values meaning "no entry can exist at this name": a missing part, a
+# file where a directory should be, a name too long, a loop of links.
+_CANNOT_EXIST = {errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP}
+
+# How many other names save() tries when the one it was given is taken.
+MAX_NAME_TRIES = 100
+
+
+class EntryKind(StrEnum):
+    """What stands at a name in the mirror; put() returns the first three."""
+
+    SYMLINK = "symlink"
+    HARDLINK = "hardlink"  # a regular file that shares its inode with another name
+    COPY = "copy"
+    MISSING = "missing"
+    OTHER = "other"  # a directory, a FIFO, a device...
 
 
 @deconstructible(path="symlinkmirror.storage.SymlinkOrCopyStorage")
@@ -116,15 +132,17 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             self.__dict__.pop("real_location", None)
             self._symlinks_unsupported = self._symlinks_probed = False
 
-    def path(self, name: str) -> str:
+    def path(self, name: str | os.PathLike[str]) -> str:
+        name = os.fspath(name)
         # No file system can hold a NUL in a name; without this, Django fails later with a ValueError.
         if "\x00" in name:
             raise SuspiciousFileOperation(f"The name {name!r} contains a NUL character.")
         return super().path(name)
 
-    def url(self, name: str | None) -> str:
+    def url(self, name: str | os.PathLike[str] | None) -> str:
         """Like FileSystemStorage.url, and a name read from the disk that is not valid UTF-8
         is quoted byte for byte, as the web server sees it (Django's quote() would raise)."""
+        name = None if name is None else os.fspath(name)
         if name and not _is_utf8(name):
             if self.base_url is None:
                 raise ValueError("This file is not accessible via a URL.")
@@ -137,24 +155,36 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         """Whether a file at this resolved path is linked rather than copied."""
         return containing_root(real_path, self.symlink_within) is not None
 
-    def entry_kind(self, name: str) -> str:
-        """'link', 'copy' (a regular file), 'missing' or 'other' (directory, fifo...)."""
-        try:
-            mode = os.lstat(self.path(name)).st_mode
-        except FileNotFoundError:
-            return MISSING
-        if stat.S_ISLNK(mode):
-            return LINK
-        if stat.S_ISREG(mode):
-            return COPY
-        return OTHER
+    def entry_kind(self, name: str | os.PathLike[str]) -> EntryKind:
+        """What stands at name, without following a link.
 
-    def link_target(self, name: str) -> str | None:
-        """What the symlink at name contains, or None when name is not a symlink."""
+        A name that no entry can have ('file/child', one too long) is MISSING;
+        any other error (a directory that cannot be searched) is raised.
+        """
+        try:
+            st = os.lstat(self.path(name))
+        except OSError as exc:
+            if exc.errno in _CANNOT_EXIST:
+                return EntryKind.MISSING
+            raise
+        if stat.S_ISLNK(st.st_mode):
+            return EntryKind.SYMLINK
+        if stat.S_ISREG(st.st_mode):
+            return EntryKind.HARDLINK if st.st_nlink > 1 else EntryKind.COPY
+        return EntryKind.OTHER
+
+    def link_target(self, name: str | os.PathLike[str]) -> str | None:
+        """What the symlink at name contains, or None when name is not a symlink.
+
+        Errors are handled as in entry_kind(): only "no such entry" and "not a
+        link" (EINVAL) answer None.
+        """
         try:
             return os.readlink(self.path(name))
-        except (FileNotFoundError, OSError):
-            return None
+        except OSError as exc:
+            if exc.errno in _CANNOT_EXIST or exc.errno == errno.EINVAL:
+                return None
+            raise
 
     @staticmethod
     def local_path(content: Any) -> str | None:
@@ -191,7 +221,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
 
     def put(
         self,
-        name: str,
+        name: str | os.PathLike[str],
         *,
         real_source: str | None = None,
         content: Any = None,
@@ -199,16 +229,23 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         link_style: str | None = None,
         replace: bool = True,
         wants_link: bool | None = None,
-        keep_mtime: bool = False,
-    ) -> str:
-        """Make the entry at name: a link when real_source lies in a root, else a copy.
+        preserve: bool = False,
+    ) -> EntryKind:
+        """Make the entry at name from exactly one of real_source (a resolved path) or content.
 
-        The entry is staged under a temporary name and renamed into place:
-        replace=True swaps out whatever is there atomically, replace=False
-        raises FileExistsError instead. Returns 'symlink', 'hardlink' or 'copy'.
+        real_source is linked when it lies in a root, else copied. The entry is
+        staged under a temporary name and renamed into place: replace=True
+        swaps out whatever is there atomically, replace=False raises
+        FileExistsError instead. Returns what it made: SYMLINK, HARDLINK or COPY.
         mtime_ns stamps a copy, so a later size+mtime comparison can skip it.
+        preserve=True makes a copy of real_source keep its mtime and permission
+        bits, as `cp -p` does (intersected with file_permissions_mode when that
+        is set), so a copy is never more readable than its source; without it
+        a copy follows Django's rule (file_permissions_mode, else the umask).
         wants_link, when the caller has already decided it, saves a containment test.
         """
+        if (real_source is None) == (content is None):
+            raise ValueError("put() needs exactly one of real_source or content.")
         full_path = self.path(name)
         directory = self._make_directory(full_path)
         style = link_style or self.link_style
@@ -220,18 +257,16 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             # The source may have changed since the caller looked at it: never
             # link a directory (it would publish every file in it) or a device.
             require_regular_file(real_source)
-        if wants_link and not replace:
-            # Creating a link is atomic and fails on an existing name: make a
-            # new one in place. Only replacing needs the temporary name.
-            made = self._link_in_place(full_path, real_source, style)
-            if made:
-                return made
+            if not replace:
+                # Creating a link is atomic and fails on an existing name: make
+                # a new one in place. Only replacing needs the temporary name.
+                made = self._link_in_place(full_path, real_source, style)
+                if made:
+                    return made
         tmp = temp_name(directory)
         try:
-            made = self._stage(tmp, full_path, real_source if wants_link else None, content, style, real_source)
-            if made == "copy" and mtime_ns is None and keep_mtime and real_source is not None:
-                mtime_ns = os.stat(real_source).st_mtime_ns
-            if made == "copy" and mtime_ns is not None:
+            made = self._stage(tmp, full_path, real_source, content, style, link=wants_link, preserve=preserve)
+            if made is EntryKind.COPY and mtime_ns is not None:
                 os.utime(tmp, ns=(mtime_ns, mtime_ns))
             self._commit(tmp, full_path, replace)
         except BaseException:
@@ -243,19 +278,57 @@ class SymlinkOrCopyStorage(FileSystemStorage):
 
     def _save(self, name: str, content: Any) -> str:
         real_source = self.local_path(content)
+        if real_source is not None and self.wants_link(real_source):
+            source = {"real_source": real_source, "wants_link": True}
+        else:
+            # Copy what content reads, as Django does (a File may wrap any stream).
+            source = {"content": content, "wants_link": False}
+        replace = self._overwrites()
+        tried = {name}
         while True:
             try:
-                self.put(name, real_source=real_source, content=content, replace=self._allow_overwrite)  # type: ignore[attr-defined]
+                self.put(name, **source, replace=replace)
             except FileExistsError as exc:
                 # Only a taken final name earns another name: a file where a
                 # directory should be would fail the same way forever.
                 if self.path(name) not in (exc.filename, exc.filename2):
                     raise
-                name = self.get_available_name(name)
+                name = self._next_name(name, tried)
             else:
                 break
         # Names always relative to the storage root, with forward slashes.
         return os.path.relpath(self.path(name), self.location).replace("\\", "/")
+
+    def _overwrites(self) -> bool:
+        """Whether save() replaces a taken name, as FileSystemStorage decides it.
+
+        Django 5.2 still honours the deprecated OS_OPEN_FLAGS: a subclass that
+        masks out O_EXCL overwrites (Django's own __init__ has warned about it).
+        Django 6 removed the attribute and ignores it; so do we.
+        """
+        if self._allow_overwrite:  # type: ignore[attr-defined]
+            return True
+        if django.VERSION >= (6,):
+            return False
+        flags = getattr(self, "OS_OPEN_FLAGS", None)
+        return flags is not None and not flags & os.O_EXCL
+
+    def _next_name(self, name: str, tried: set[str]) -> str:
+        """Another name for a taken one, from get_available_name(); never the same name twice.
+
+        A get_available_name() that keeps answering a taken name would make
+        save() spin forever: stop with an error instead.
+        """
+        candidate = self.get_available_name(name)
+        if candidate in tried or len(tried) >= MAX_NAME_TRIES:
+            raise FileExistsError(
+                errno.EEXIST,
+                f"Cannot find a free name for '{name}': get_available_name() returned '{candidate}', "
+                "which is taken. Pass allow_overwrite=True to replace it, or return a new name.",
+                self.path(name),
+            )
+        tried.add(candidate)
+        return candidate
 
     def delete(self, name: str) -> None:
         """Remove the mirror entry only: a link is unlinked, never followed."""
@@ -304,72 +377,97 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                 f"The directory '{directory}' resolves outside the storage location '{self.location}'; refusing to write through it."
             )
 
-    def _link_in_place(self, full_path: str, real_source: str | None, style: str) -> str:
-        """Make a new link at full_path; '' when this filesystem cannot, so the caller copies."""
-        assert real_source is not None
+    def _link_in_place(self, full_path: str, real_source: str, style: str) -> EntryKind | None:
+        """Make a new link at full_path; None when this filesystem cannot, so the caller copies."""
         try:
             if style == "hard":
                 os.link(real_source, full_path)
-                return "hardlink"
+                return EntryKind.HARDLINK
             if self._symlinks_unsupported:
-                return ""
+                return None
             os.symlink(link_target(real_source, full_path, style), full_path)
-            return "symlink"
+            return EntryKind.SYMLINK
         except FileExistsError:
             raise
         except OSError as exc:
             if exc.errno in (_CANNOT_HARDLINK if style == "hard" else _CANNOT_SYMLINK):
-                return ""
+                return None
             raise
 
     def _stage(
-        self, tmp: str, full_path: str, link_source: str | None, content: Any, style: str, copy_source: str | None
-    ) -> str:
-        """Make the entry at tmp: a link to link_source when given, else a copy."""
-        real_source = link_source
-        if real_source is not None:
+        self,
+        tmp: str,
+        full_path: str,
+        real_source: str | None,
+        content: Any,
+        style: str,
+        *,
+        link: bool,
+        preserve: bool,
+    ) -> EntryKind:
+        """Make the entry at tmp: a link to real_source when link is set and possible, else a copy."""
+        if link and real_source is not None:
             if style == "hard":
                 try:
                     os.link(real_source, tmp)
-                    return "hardlink"
+                    return EntryKind.HARDLINK
                 except OSError as exc:
                     if exc.errno not in _CANNOT_HARDLINK:
                         raise
             elif not self._symlinks_unsupported:
                 try:
                     os.symlink(link_target(real_source, full_path, style), tmp)
-                    return "symlink"
+                    return EntryKind.SYMLINK
                 except OSError as exc:
                     if exc.errno not in _CANNOT_SYMLINK:
                         raise
                     self._no_symlinks(exc)
-        self._write_copy(tmp, copy_source, content)
-        return "copy"
-
-    def _write_copy(self, tmp: str, real_source: str | None, content: Any) -> None:
         if real_source is not None:
-            before = require_regular_file(real_source)
-            _copy_file(real_source, tmp)
-            after = os.stat(real_source)
-            if _version(after) != _version(before):
-                # Rewritten while we read it: the copy may mix old and new bytes.
-                raise OSError(errno.EAGAIN, "The source file changed while it was being copied; run again to copy it")
+            self._copy_source(tmp, real_source, preserve=preserve)
         else:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            handle = None
-            try:
-                for chunk in content.chunks():
-                    if handle is None:
-                        handle = os.fdopen(fd, "wb" if isinstance(chunk, bytes) else "wt")
-                    handle.write(chunk)
-            finally:
-                if handle is not None:
-                    handle.close()
-                else:
-                    os.close(fd)
-        if self.file_permissions_mode is not None:
-            os.chmod(tmp, self.file_permissions_mode)
+            self._write_content(tmp, content)
         self._ensure_location_group_id(tmp)  # type: ignore[attr-defined]
+        return EntryKind.COPY
+
+    def _copy_source(self, tmp: str, real_source: str, *, preserve: bool) -> None:
+        before = require_regular_file(real_source)
+        # Created private: the bytes of a private source are never readable
+        # under the temporary name either.
+        _copy_file(real_source, tmp)
+        after = os.stat(real_source)
+        if _version(after) != _version(before):
+            # Rewritten while we read it: the copy may mix old and new bytes.
+            raise OSError(errno.EAGAIN, "The source file changed while it was being copied; run again to copy it")
+        if preserve:
+            mode = stat.S_IMODE(before.st_mode) & 0o777  # never setuid, setgid or sticky
+            if self.file_permissions_mode is not None:
+                mode &= self.file_permissions_mode
+            _chmod(tmp, mode)
+            os.utime(tmp, ns=(before.st_atime_ns, before.st_mtime_ns))
+        else:
+            _chmod(tmp, self._django_file_mode())
+
+    def _write_content(self, tmp: str, content: Any) -> None:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        handle = None
+        try:
+            for chunk in content.chunks():
+                if handle is None:
+                    handle = os.fdopen(fd, "wb" if isinstance(chunk, bytes) else "wt")
+                handle.write(chunk)
+        finally:
+            if handle is not None:
+                handle.close()
+            else:
+                os.close(fd)
+        if self.file_permissions_mode is not None:
+            _chmod(tmp, self.file_permissions_mode)
+
+    def _django_file_mode(self) -> int:
+        """Django's mode for a new file: file_permissions_mode, else 0o666 less the umask."""
+        if self.file_permissions_mode is not None:
+            return self.file_permissions_mode
+        return 0o666 & ~_current_umask()
 
     @staticmethod
     def _commit(tmp: str, full_path: str, replace: bool) -> None:
@@ -394,10 +492,10 @@ class SymlinkOrCopyStorage(FileSystemStorage):
 
 
 def _copy_file(source: str, tmp: str) -> None:
-    """Copy into a new file: O_EXCL and O_NOFOLLOW, so nothing planted at tmp is followed."""
+    """Copy into a new private file: O_EXCL and O_NOFOLLOW, so nothing planted at tmp is followed."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
     with open(source, "rb") as src:
-        fd = os.open(tmp, flags, 0o666)
+        fd = os.open(tmp, flags, 0o600)
         with os.fdopen(fd, "wb") as dst:
             try:
                 # The kernel copies without passing the bytes through Python.
@@ -407,6 +505,30 @@ def _copy_file(source: str, tmp: str) -> None:
                 if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP) or dst.tell() or os.lseek(fd, 0, 1):
                     raise
                 shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def _chmod(path: str, mode: int) -> None:
+    """chmod, except on filesystems without per-file modes (FAT): there the mount options decide.
+
+    EPERM too: the file is ours (we just created it), so only such a
+    filesystem refuses (the kernel's vfat does, FUSE's answers ENOSYS).
+    """
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EPERM):
+            raise
+
+
+def _current_umask() -> int:
+    """The process umask, read from /proc where it can be: setting it to read it races other threads."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _is_utf8(name: str) -> bool:

@@ -196,7 +196,7 @@ def test_hard_links_share_the_originals_inode(media, mirror):
     assert not os.path.islink(mirror / "a.txt")
     assert os.stat(mirror / "a.txt").st_ino == os.stat(original).st_ino
     assert os.stat(original).st_nlink == 2
-    assert storage.entry_kind(name) == "copy"
+    assert storage.entry_kind(name) == "hardlink"
     assert storage.link_target(name) is None
 
 
@@ -434,11 +434,11 @@ def test_entry_kind_and_link_target(storage, tmp_path, media, mirror):
     targets = {name: storage.link_target(name) for name in ("link.txt", "copy.txt", "dangling.txt", "missing.txt")}
 
     assert kinds == {
-        "link.txt": "link",
+        "link.txt": "symlink",
         "copy.txt": "copy",
         "directory": "other",
         "fifo": "other",
-        "dangling.txt": "link",
+        "dangling.txt": "symlink",
         "missing.txt": "missing",
     }
     assert targets == {
@@ -593,7 +593,7 @@ def test_file_permissions_mode_applies_to_copies_only(tmp_path, media, mirror):
     copied = save_opened(storage, "copied.txt", outside)
     content = storage.save("content.txt", ContentFile(b"content"))
 
-    assert storage.entry_kind(linked) == "link"
+    assert storage.entry_kind(linked) == "symlink"
     assert os.stat(mirror / hard_linked).st_ino == os.stat(original).st_ino
     assert stat.S_IMODE(os.stat(original).st_mode) == 0o644
     assert stat.S_IMODE(os.stat(outside).st_mode) == 0o644
