@@ -1,11 +1,30 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+
+# Fixtures that need more than a user's machine gives, and the markers that say so,
+# so a contributor can deselect them (-m "not root"); CI runs them all.
+MARKERS_BY_FIXTURE = {
+    "fat": ("root", "fuse"),
+    "small_mount": ("root",),
+    "origin": ("nginx",),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        for fixture, markers in MARKERS_BY_FIXTURE.items():
+            if fixture in fixtures:
+                for marker in markers:
+                    item.add_marker(marker)
 
 
 @dataclass
@@ -35,6 +54,24 @@ def mirror_in_tmp_path(settings, tmp_path) -> MirrorSetup:
         },
     }
     return setup
+
+
+def manage_env(**overrides: object) -> dict[str, str]:
+    """The environment for manage.py in a subprocess: tests.settings with these settings overridden.
+
+    Values go through SYMLINKMIRROR_TEST_SETTINGS as JSON (paths as strings),
+    never through testproject's environment variables or .env.
+    """
+    values = {name: os.fspath(value) if isinstance(value, os.PathLike) else value for name, value in overrides.items()}
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "SYMLINKMIRROR_TEST_SETTINGS": json.dumps(values),
+    }
+
+
+def sqlite_database(path: Path) -> dict[str, dict[str, str]]:
+    return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}}
 
 
 SBIN_PATH = f"{os.environ.get('PATH', '')}{os.pathsep}/usr/sbin{os.pathsep}/sbin"

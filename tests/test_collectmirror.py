@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 from symlinkmirror import engine
 from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.walk import LOCK_NAME
+from tests.conftest import manage_env, sqlite_database
 
 
 def collectmirror(*args, **options):
@@ -741,15 +742,13 @@ def test_changed_urls_keeps_the_previous_list_when_the_lock_refuses_the_run(site
 
 def test_the_command_runs_the_system_checks_first(tmp_path):
     # call_command skips system checks; manage.py does not: run it for real.
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "testproject.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "MEDIA_ROOT": str(tmp_path),
-        "STATIC_ROOT": str(tmp_path),
-        "SYMLINKMIRROR_ROOT": str(tmp_path / "mirror"),
-        "SYMLINKMIRROR_LINK_STYLE": "Relative",
-    }
+    env = manage_env(
+        DATABASES=sqlite_database(tmp_path / "db.sqlite3"),
+        MEDIA_ROOT=tmp_path,
+        STATIC_ROOT=tmp_path,
+        SYMLINKMIRROR_ROOT=tmp_path / "mirror",
+        SYMLINKMIRROR_LINK_STYLE="Relative",
+    )
     manage = Path(__file__).resolve().parent.parent / "manage.py"
 
     result = subprocess.run([sys.executable, str(manage), "collectmirror"], env=env, capture_output=True, text=True)

@@ -29,7 +29,7 @@ def static_root(settings, tmp_path) -> Path:
     """STORAGES['staticfiles'] is a SymlinkOrCopyStorage that links files from the apps' static dirs."""
     root = tmp_path / "static"
     settings.STATIC_ROOT = str(root)
-    settings.STATICFILES_DIRS = [str(PROJECT_STATIC)]
+    settings.STATICFILES_DIRS = []  # testproject/static is the testproject app's own: found once
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {
@@ -103,7 +103,7 @@ def test_a_link_follows_its_changed_source_without_being_remade(static_root, tmp
     extra = tmp_path / "extra"
     (extra / "extra").mkdir(parents=True)
     (extra / "extra" / "app.js").write_text("v1")
-    settings.STATICFILES_DIRS = [str(PROJECT_STATIC), str(extra)]
+    settings.STATICFILES_DIRS = [str(extra)]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {
@@ -127,7 +127,7 @@ def test_collectstatic_still_copies_files_outside_symlink_within(static_root, tm
     extra = tmp_path / "extra"
     (extra / "extra").mkdir(parents=True)
     (extra / "extra" / "app.js").write_text("copied")
-    settings.STATICFILES_DIRS = [str(PROJECT_STATIC), str(extra)]
+    settings.STATICFILES_DIRS = [str(extra)]
 
     first = collectstatic()
     second = collectstatic()

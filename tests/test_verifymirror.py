@@ -17,6 +17,7 @@ from django.core.management.base import CommandError
 
 from symlinkmirror import engine
 from symlinkmirror.audit import Finding
+from tests.conftest import manage_env
 
 MANAGE = Path(__file__).resolve().parent.parent / "manage.py"
 
@@ -503,15 +504,11 @@ def run_without_root_file_access(args: list[str], tree_root: Path) -> subprocess
     prefix = []
     if os.geteuid() == 0:
         prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--"]
-    env = {
-        **os.environ,
-        "MEDIA_ROOT": str(tree_root / "media"),
-        "STATIC_ROOT": str(tree_root / "static"),
-        "SYMLINKMIRROR_ROOT": str(tree_root / "mirror"),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    for name in ("DJANGO_SETTINGS_MODULE", "SYMLINKMIRROR_SYMLINK_WITHIN", "SYMLINKMIRROR_LINK_STYLE"):
-        env.pop(name, None)  # testproject's defaults: link whatever is under MEDIA_ROOT and STATIC_ROOT
+    # testproject's defaults otherwise: link whatever is under MEDIA_ROOT and STATIC_ROOT.
+    env = manage_env(
+        MEDIA_ROOT=tree_root / "media", STATIC_ROOT=tree_root / "static", SYMLINKMIRROR_ROOT=tree_root / "mirror"
+    )
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
     return subprocess.run(
         [*prefix, sys.executable, str(MANAGE), *args], env=env, capture_output=True, text=True, timeout=60
     )

@@ -17,6 +17,7 @@ from symlinkmirror import audit, engine
 from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.storage import SymlinkOrCopyStorage
 from symlinkmirror.walk import LOCK_NAME, Source
+from tests.conftest import manage_env, sqlite_database
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -153,16 +154,14 @@ def temp_leftovers(root: Path) -> list[str]:
 
 def project_env(base: Path, *, media: Path, static: Path, mirror: Path, symlink_within: Path) -> dict[str, str]:
     """The environment for `manage.py` in a subprocess, with every folder under base."""
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="testproject.settings",
-        MEDIA_ROOT=str(media),
-        STATIC_ROOT=str(static),
-        SYMLINKMIRROR_ROOT=str(mirror),
-        SYMLINKMIRROR_SYMLINK_WITHIN=str(symlink_within),
-        DATABASE_URL=f"sqlite:///{base / 'db.sqlite3'}",
-        PYTHONIOENCODING="utf-8",  # strict, as on a server with a UTF-8 locale
+    env = manage_env(
+        MEDIA_ROOT=media,
+        STATIC_ROOT=static,
+        SYMLINKMIRROR_ROOT=mirror,
+        SYMLINKMIRROR_SYMLINK_WITHIN=[str(symlink_within)],
+        DATABASES=sqlite_database(base / "db.sqlite3"),
     )
+    env["PYTHONIOENCODING"] = "utf-8"  # strict, as on a server with a UTF-8 locale
     return env
 
 

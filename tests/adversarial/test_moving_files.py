@@ -180,6 +180,7 @@ def without_dac_override(*command: str) -> list[str]:
     return ["setpriv", "--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all", *command]
 
 
+@pytest.mark.root  # setpriv drops capabilities, which only root holds
 def test_unreadable_source_directory_and_file_are_reported_and_keep_their_entries(tmp_path):
     site = make_site(tmp_path / "site")
     write(site.static / "private" / "a.css", b"private v1")
