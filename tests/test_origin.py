@@ -8,9 +8,11 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,23 +88,16 @@ class Origin:
                 return exc.code, exc.read()
 
 
-@pytest.fixture
-def origin(mirror_in_tmp_path, tmp_path):
-    """nginx serving the mirror directory on a free local port, stopped after the test."""
+@contextmanager
+def running_nginx(root: Path, prefix: Path, *, user: str):
+    """nginx serving root on a free local port, its files under prefix, stopped on exit."""
     nginx = nginx_binary()
-    prefix = tmp_path / "nginx"
     prefix.mkdir()
     port = free_port()
     conf = prefix / "nginx.conf"
     conf.write_text(
         NGINX_CONF.format(
-            prefix=prefix,
-            port=port,
-            root=mirror_in_tmp_path.mirror,
-            temp_paths=temp_path_directives(nginx, prefix),
-            # A root master hands requests to workers running as nobody, who
-            # cannot enter tmp_path (mode 0700): keep them root here.
-            user="user root;" if os.geteuid() == 0 else "",
+            prefix=prefix, port=port, root=root, temp_paths=temp_path_directives(nginx, prefix), user=user
         )
     )
     with (prefix / "stderr.log").open("w") as stderr:
@@ -119,6 +114,19 @@ def origin(mirror_in_tmp_path, tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def origin(mirror_in_tmp_path, tmp_path):
+    """nginx serving the mirror directory on a free local port, stopped after the test."""
+    # A root master hands requests to workers running as nobody, who cannot
+    # enter tmp_path (mode 0700): keep them root here.
+    with running_nginx(mirror_in_tmp_path.mirror, tmp_path / "nginx", user="user root;" if is_root() else "") as served:
+        yield served
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
 
 
 def wait_for_port(port: int, process: subprocess.Popen, prefix: Path) -> None:
@@ -233,3 +241,59 @@ def test_escaping_link_is_reported_before_it_is_served_and_never_served_after_fi
     assert responses[1] == (200, b"%PDF guide")
     assert all(b"PRIVATE KEY" not in body for _status, body in responses)
     assert secret.read_bytes() == b"-----BEGIN OPENSSH PRIVATE KEY-----"
+
+
+@pytest.fixture
+def world_traversable_site(settings):
+    """media/, static/ and mirror/ in a fresh folder that any user may enter (tmp_path is 0700).
+
+    nginx's workers then run as an unprivileged user, so file modes bind them as they do on a server.
+    """
+    base = Path(tempfile.mkdtemp(prefix="symlinkmirror-origin-"))
+    base.chmod(0o755)
+    for folder in ("media", "static"):
+        (base / folder).mkdir(mode=0o755)
+    settings.MEDIA_ROOT = str(base / "media")
+    settings.STATIC_ROOT = str(base / "static")
+    settings.SYMLINKMIRROR_SYMLINK_WITHIN = [str(base / "media")]  # media linked, static copied
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "mirror": {
+            "BACKEND": "symlinkmirror.storage.SymlinkOrCopyStorage",
+            "OPTIONS": {"location": str(base / "mirror"), "base_url": "/"},
+        },
+    }
+    yield base
+    shutil.rmtree(base)
+
+
+@pytest.mark.root  # nginx's master must be root to run its workers as another user
+def test_a_private_source_is_refused_by_the_origin_whether_linked_or_copied(world_traversable_site, tmp_path):
+    if not is_root():
+        pytest.fail("This test starts nginx as root, with workers as nobody: run it as root (CI does).")
+    base = world_traversable_site
+    for folder, name, mode in [
+        ("media", "public.jpg", 0o644),
+        ("media", "private.jpg", 0o600),
+        ("static", "public.css", 0o644),
+        ("static", "private.css", 0o600),
+    ]:
+        path = base / folder / name
+        path.write_bytes(f"{folder} {name}".encode())
+        path.chmod(mode)
+    collectmirror()
+    mirror = base / "mirror"
+
+    with running_nginx(mirror, tmp_path / "nginx", user="user nobody nogroup;") as origin:
+        statuses = {url: origin.get(url)[0] for url in ("/media/public.jpg", "/media/private.jpg")}
+        statuses |= {url: origin.get(url)[0] for url in ("/static/public.css", "/static/private.css")}
+
+    assert (mirror / "media" / "private.jpg").is_symlink()
+    assert not (mirror / "static" / "private.css").is_symlink()
+    assert statuses == {
+        "/media/public.jpg": 200,
+        "/media/private.jpg": 403,
+        "/static/public.css": 200,
+        "/static/private.css": 403,
+    }
