@@ -278,16 +278,16 @@ class SymlinkOrCopyStorage(FileSystemStorage):
 
     def _save(self, name: str, content: Any) -> str:
         real_source = self.local_path(content)
-        if real_source is not None and self.wants_link(real_source):
-            source = {"real_source": real_source, "wants_link": True}
-        else:
-            # Copy what content reads, as Django does (a File may wrap any stream).
-            source = {"content": content, "wants_link": False}
+        link = real_source is not None and self.wants_link(real_source)
         replace = self._overwrites()
         tried = {name}
         while True:
             try:
-                self.put(name, **source, replace=replace)
+                if link:
+                    self.put(name, real_source=real_source, wants_link=True, replace=replace)
+                else:
+                    # Copy what content reads, as Django does (a File may wrap any stream).
+                    self.put(name, content=content, wants_link=False, replace=replace)
             except FileExistsError as exc:
                 # Only a taken final name earns another name: a file where a
                 # directory should be would fail the same way forever.

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-
 # Fixtures that need more than a user's machine gives, and the markers that say so,
 # so a contributor can deselect them (-m "not root"); CI runs them all.
 MARKERS_BY_FIXTURE = {
