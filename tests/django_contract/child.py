@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import runpy
+import shutil
 import signal
 import sys
 import traceback
@@ -19,6 +20,7 @@ from .passes import Pass
 
 SETTINGS = "tests.django_contract.settings"
 SUITES = ("file_storage", "staticfiles_tests")
+_TMPDIR_BEFORE = os.environ.get("TMPDIR")  # runtests.py replaces it with a folder of its own
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +61,9 @@ def _stop(signum, frame) -> None:
     """The harness's watchdog: show where the run was stuck (a save() that spins), then end."""
     print("The contract pass was stopped here:", file=sys.stderr)
     traceback.print_stack(frame, file=sys.stderr)
+    made = os.environ.get("TMPDIR")
+    if made and made != _TMPDIR_BEFORE:  # runtests.py's own; os._exit() skips its atexit cleanup
+        shutil.rmtree(made, ignore_errors=True)
     os._exit(3)
 
 
