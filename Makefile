@@ -1,5 +1,6 @@
 # make demo: set everything up and run the mirror on the embedded defaults.
-# make test: set everything up and run the whole suite.
+# make test: set everything up and run the whole suite on every Python and Django of the matrix
+# (noxfile.py: Python 3.11 with Django 5.2, Python 3.12 and 3.13 with the newest Django 6).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,8 +21,9 @@ install: $(STAMP)
 os-packages:
 	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null || ./.ci/install-os-packages
 
+# NOX_ARGS='-s "tests-3.12(django=\'6\')"' runs one entry; tests/django_contract explains the contract.
 test: install os-packages
-	$(BIN)/python -m pytest
+	$(BIN)/nox $(NOX_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -60,4 +62,4 @@ bench: install
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
-	rm -rf var $(VENV)
+	rm -rf var $(VENV) .nox .cache

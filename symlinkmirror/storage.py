@@ -32,6 +32,10 @@ _CANNOT_HARDLINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno
 # file where a directory should be, a name too long, a loop of links.
 _CANNOT_EXIST = {errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP}
 
+# Django 5.2's default FileSystemStorage.OS_OPEN_FLAGS, and its warning when a subclass changes them.
+_DEFAULT_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_OS_OPEN_FLAGS_WARNING = "Overriding OS_OPEN_FLAGS is deprecated"
+
 # How many other names save() tries when the one it was given is taken.
 MAX_NAME_TRIES = 100
 
@@ -65,7 +69,19 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         symlink_within: Any = None,
         link_style: str | None = None,
     ) -> None:
-        super().__init__(location, base_url, file_permissions_mode, directory_permissions_mode, allow_overwrite)
+        with warnings.catch_warnings():
+            # Django warns from its own __init__ with stacklevel=2, which would name
+            # this file: warn again below, naming the code that builds the storage.
+            warnings.filterwarnings("ignore", _OS_OPEN_FLAGS_WARNING)
+            super().__init__(location, base_url, file_permissions_mode, directory_permissions_mode, allow_overwrite)
+        if django.VERSION < (6,) and getattr(self, "OS_OPEN_FLAGS", _DEFAULT_OPEN_FLAGS) != _DEFAULT_OPEN_FLAGS:
+            from django.utils.deprecation import RemovedInDjango60Warning  # type: ignore[attr-defined,unused-ignore]
+
+            warnings.warn(
+                "Overriding OS_OPEN_FLAGS is deprecated. Use the allow_overwrite parameter instead.",
+                RemovedInDjango60Warning,
+                stacklevel=2,
+            )
         if link_style is not None and link_style not in LINK_STYLES:
             raise ImproperlyConfigured(
                 f"SymlinkOrCopyStorage link_style must be one of {', '.join(LINK_STYLES)}, not {link_style!r}."

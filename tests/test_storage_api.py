@@ -177,8 +177,10 @@ def test_the_overwrite_recipe_behaves_as_in_file_system_storage(tmp_path):
         # Django 5.2 still honours OS_OPEN_FLAGS: masking out O_EXCL overwrites, with its own warning.
         from django.utils.deprecation import RemovedInDjango60Warning
 
-        with pytest.warns(RemovedInDjango60Warning, match="Overriding OS_OPEN_FLAGS is deprecated"):
+        with pytest.warns(RemovedInDjango60Warning, match="Overriding OS_OPEN_FLAGS is deprecated") as record:
             storage = OverwriteStorage(location=tmp_path / "mirror", symlink_within=[])
+        # Once, naming the code that built the storage, as Django's own warning does.
+        assert [warning.filename for warning in record] == [__file__]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RemovedInDjango60Warning)
             plain = overwrite_recipe(FileSystemStorage)(location=tmp_path / "plain")
