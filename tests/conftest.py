@@ -26,6 +26,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                     item.add_marker(marker)
 
 
+@pytest.fixture
+def media(tmp_path) -> Path:
+    """An empty folder of originals, tmp_path/media."""
+    media = tmp_path / "media"
+    media.mkdir()
+    return media
+
+
 @dataclass
 class MirrorSetup:
     """The folders of a project whose media, static files and mirror live in tmp_path."""

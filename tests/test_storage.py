@@ -68,13 +68,6 @@ def within_seconds(seconds: int):
 
 
 @pytest.fixture
-def media(tmp_path) -> Path:
-    media = tmp_path / "media"
-    media.mkdir()
-    return media
-
-
-@pytest.fixture
 def mirror(tmp_path) -> Path:
     return tmp_path / "mirror"
 

@@ -17,13 +17,6 @@ from tests.test_storage import temp_files, within_seconds
 
 
 @pytest.fixture
-def media(tmp_path) -> Path:
-    media = tmp_path / "media"
-    media.mkdir()
-    return media
-
-
-@pytest.fixture
 def storage(tmp_path, media) -> SymlinkOrCopyStorage:
     return SymlinkOrCopyStorage(location=tmp_path / "mirror", base_url="/m/", symlink_within=[media])
 
