@@ -21,6 +21,14 @@ DEFAULTS: dict[str, Any] = {
     # from "default" under MEDIA_URL's path, static from "staticfiles" under
     # STATIC_URL's path.
     "SOURCES": None,
+    # CDN purge backends, configured like STORAGES: {alias: {"BACKEND": path,
+    # "OPTIONS": {...}}}. Empty: nothing is purged.
+    "PURGE": {},
+    # Purge the URLs of newly created entries too, for CDNs that cache 404s.
+    "PURGE_CREATED": False,
+    # A folder outside the mirror where failed purge batches are kept for
+    # `purgemirror --resume`. None: they are reported, not kept.
+    "STATE_DIR": None,
 }
 
 
