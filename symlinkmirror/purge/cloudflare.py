@@ -62,7 +62,7 @@ class CloudflareBackend(PurgeBackend):
         document = check(response, "Cloudflare").json()
         if not isinstance(document, dict) or document.get("success") is not True:
             errors = document.get("errors") if isinstance(document, dict) else None
-            raise PurgeFailed(f"Cloudflare refused the purge: {_describe(errors) or document!r}")
+            raise PurgeFailed(f"Cloudflare refused the purge: {_describe(errors) or repr(document)}")
 
     def close(self) -> None:
         self._api.close()

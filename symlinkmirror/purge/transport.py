@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,5 +126,6 @@ def retry_after(response: Response) -> float | None:
 
 
 def excerpt(body: bytes, limit: int = 200) -> str:
-    text = " ".join(body.decode("utf-8", "replace").split())
+    """The start of a response body on one line, without HTML tags (error pages are often HTML)."""
+    text = " ".join(re.sub(r"<[^>]*>", " ", body.decode("utf-8", "replace")).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
