@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The origin test serves the mirror with a real nginx; FAT (dosfstools) has no symlinks.
+# The origin test serves the mirror with a real nginx, the purge test puts a real Varnish
+# in front of it; FAT (dosfstools) has no symlinks.
 os-packages:
-	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null || ./.ci/install-os-packages
+	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v varnishd >/dev/null && command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null || ./.ci/install-os-packages
 
 # NOX_ARGS='-s "tests-3.12(django=\'6\')"' runs one entry; tests/django_contract explains the contract.
 test: install os-packages
