@@ -29,7 +29,9 @@ from corpus import make_corpus  # noqa: E402
 PYTHON = sys.executable
 
 
-def run(argv: list[str], env: dict[str, str] | None = None, check: bool = True) -> tuple[float, float, str]:
+def run(
+    argv: list[str], env: dict[str, str] | None = None, check: bool = True, cwd: Path = REPO
+) -> tuple[float, float, str]:
     """Run one command; return (seconds, its own peak RSS in MB, stdout).
 
     GNU time reports the RSS: a child forked straight from this (large) process
@@ -41,7 +43,7 @@ def run(argv: list[str], env: dict[str, str] | None = None, check: bool = True) 
         proc = subprocess.run(
             ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *argv],
             env=env,
-            cwd=REPO,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
@@ -89,18 +91,66 @@ def corpus(bench_dir: Path, name: str, count: int, *, small: bool) -> Path:
     return root
 
 
+def count_text(count: int) -> str:
+    return f"{count // 1000}k" if count >= 1000 else str(count)
+
+
+class Code:
+    """A version of symlinkmirror to measure: this checkout, or a baseline commit's worktree.
+
+    manage.py puts its own folder first on sys.path, so running it from a
+    worktree imports that worktree's symlinkmirror and testproject, with the
+    same interpreter and dependencies.
+    """
+
+    def __init__(self, root: Path, tag: str = "") -> None:
+        self.root, self.tag = root, tag
+
+    def label(self, text: str) -> str:
+        return f"{text} @{self.tag}" if self.tag else text
+
+
+def baseline_worktree(bench_dir: Path, rev: str) -> Code:
+    """A detached worktree of rev under bench_dir, made once per commit."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", f"{rev}^{{commit}}"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    root = bench_dir / f"baseline-{commit}"
+    if not (root / "manage.py").exists():
+        remove(root)
+        subprocess.run(["git", "worktree", "prune"], cwd=REPO, check=True)
+        subprocess.run(["git", "worktree", "add", "--detach", str(root), commit], cwd=REPO, check=True)
+    return Code(root, commit)
+
+
 class Table:
     def __init__(self) -> None:
         self.rows: list[tuple[str, str, list[float], float, str, float]] = []
+        self.baseline: list[tuple[str, str, str]] = []  # (group, label, baseline label)
 
     def add(self, group: str, label: str, times: list[float], rss: float, reference: str = "", ref_median: float = 0.0):
         self.rows.append((group, label, times, rss, reference, ref_median))
 
-    def median(self, label: str) -> float:
-        for _group, row_label, times, *_ in self.rows:
-            if row_label == label:
+    def median(self, label: str, group: str | None = None) -> float:
+        for row_group, row_label, times, *_ in self.rows:
+            if row_label == label and group in (None, row_group):
                 return statistics.median(times)
         raise KeyError(label)
+
+    def against(self, group: str, label: str, baseline_label: str) -> None:
+        self.baseline.append((group, label, baseline_label))
+
+    def render_baseline(self) -> str:
+        if not self.baseline:
+            return ""
+        lines = [
+            "| group | command | this checkout, median s | baseline, median s | ratio |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for group, label, baseline_label in self.baseline:
+            mine, theirs = self.median(label, group), self.median(baseline_label, group)
+            lines.append(f"| {group} | {label} | {mine:.2f} | {theirs:.2f} | {mine / theirs:.2f} |")
+        return "\n".join(lines)
 
     def render(self) -> str:
         lines = [
@@ -109,14 +159,14 @@ class Table:
         ]
         for group, label, times, rss, reference, _ in self.rows:
             median = statistics.median(times)
-            ratio = f"{median / self.median(reference):.2f}" if reference else ""
+            ratio = f"{median / self.median(reference, group):.2f}" if reference else ""
             lines.append(f"| {group} | {label} | {median:.2f} | {len(times)} | {reference} | {ratio} | {rss:.0f} |")
         return "\n".join(lines)
 
 
-def bench_small(table: Table, bench_dir: Path, count: int, rounds: int) -> None:
+def bench_small(table: Table, bench_dir: Path, count: int, rounds: int, codes: list[Code]) -> None:
     """Metadata-bound: links only, against cp -as, rsync -a and find -xtype l."""
-    group = f"{count // 1000}k small files"
+    group = f"{count_text(count)} small files"
     src = corpus(bench_dir, f"small-{count}", count, small=True)
     mirror = bench_dir / "mirror-small"
     cp_dst, rsync_dst, loop_dst = bench_dir / "cp-as", bench_dir / "rsync", bench_dir / "pyloop"
@@ -124,15 +174,29 @@ def bench_small(table: Table, bench_dir: Path, count: int, rounds: int) -> None:
     times: dict[str, list[float]] = {}
     rss: dict[str, float] = {}
 
-    def measure(label: str, argv: list[str], environ: dict[str, str] | None = None, stdout: bool = False) -> str:
-        elapsed, peak, out = run(argv, environ)
+    def measure(label: str, argv: list[str], environ: dict[str, str] | None = None, cwd: Path = REPO) -> str:
+        elapsed, peak, out = run(argv, environ, cwd=cwd)
         times.setdefault(label, []).append(elapsed)
         rss[label] = max(rss.get(label, 0.0), peak)
         return out
 
+    def collect(code: Code, index: int) -> None:
+        remove(mirror)
+        measure(code.label("collectmirror (first run)"), manage("collectmirror", "-v", "0"), env, code.root)
+        measure(code.label("collectmirror (no-op)"), manage("collectmirror", "-v", "0", "--delete"), env, code.root)
+        expected = change_one_percent(src, mirror, seed=index)
+        out = measure(
+            code.label("collectmirror (1% changed)"), manage("collectmirror", "--json", "--delete"), env, code.root
+        )
+        check_caught(json.loads(out), expected)
+        undo_additions(src, expected)
+        run(manage("collectmirror", "-v", "0", "--delete"), env, cwd=code.root)
+        measure("find -xtype l", ["find", str(mirror), "-xtype", "l"])
+        measure(code.label("verifymirror"), manage("verifymirror", "-v", "0"), env, code.root)
+
     for index in range(rounds):
         print(f"  {group}: round {index + 1}/{rounds}", flush=True)
-        steps = ["cp", "loop", "collect", "rsync"]
+        steps: list[str | Code] = ["cp", "loop", *codes, "rsync"]
         if index % 2:
             steps.reverse()
         for step in steps:
@@ -147,43 +211,30 @@ def bench_small(table: Table, bench_dir: Path, count: int, rounds: int) -> None:
                 measure("rsync -a (first)", ["rsync", "-a", f"{src}/", f"{rsync_dst}/"])
                 measure("rsync -a (no-op)", ["rsync", "-a", f"{src}/", f"{rsync_dst}/"])
             else:
-                remove(mirror)
-                measure("collectmirror (first run)", manage("collectmirror", "-v", "0"), env)
-                measure("collectmirror (no-op)", manage("collectmirror", "-v", "0", "--delete"), env)
-                expected = change_one_percent(src, mirror, seed=index)
-                out = measure("collectmirror (1% changed)", manage("collectmirror", "--json", "--delete"), env)
-                check_caught(json.loads(out), expected)
-                undo_additions(src, expected)
-                run(manage("collectmirror", "-v", "0", "--delete"), env)
-                measure("find -xtype l", ["find", str(mirror), "-xtype", "l"])
-                measure("verifymirror", manage("verifymirror", "-v", "0"), env)
+                assert isinstance(step, Code)
+                collect(step, index)
 
-    ref = "cp -as"
-    table.add(group, "cp -as", times["cp -as"], rss["cp -as"])
-    table.add(
-        group,
-        "python scandir+symlink loop",
-        times["python scandir+symlink loop"],
-        rss["python scandir+symlink loop"],
-        ref,
-    )
-    table.add(
-        group, "collectmirror (first run)", times["collectmirror (first run)"], rss["collectmirror (first run)"], ref
-    )
-    table.add(group, "rsync -a (first)", times["rsync -a (first)"], rss["rsync -a (first)"], ref)
-    table.add(group, "rsync -a (no-op)", times["rsync -a (no-op)"], rss["rsync -a (no-op)"])
-    table.add(
-        group, "collectmirror (no-op)", times["collectmirror (no-op)"], rss["collectmirror (no-op)"], "rsync -a (no-op)"
-    )
-    table.add(
-        group,
-        "collectmirror (1% changed)",
-        times["collectmirror (1% changed)"],
-        rss["collectmirror (1% changed)"],
-        "collectmirror (no-op)",
-    )
-    table.add(group, "find -xtype l", times["find -xtype l"], rss["find -xtype l"])
-    table.add(group, "verifymirror", times["verifymirror"], rss["verifymirror"], "find -xtype l")
+    def add(label: str, reference: str = "") -> None:
+        table.add(group, label, times[label], rss[label], reference)
+
+    add("cp -as")
+    add("python scandir+symlink loop", "cp -as")
+    add("rsync -a (first)", "cp -as")
+    add("rsync -a (no-op)")
+    add("find -xtype l")
+    for code in codes:
+        add(code.label("collectmirror (first run)"), "cp -as")
+        add(code.label("collectmirror (no-op)"), "rsync -a (no-op)")
+        add(code.label("collectmirror (1% changed)"), code.label("collectmirror (no-op)"))
+        add(code.label("verifymirror"), "find -xtype l")
+    for baseline in codes[1:]:
+        for text in (
+            "collectmirror (first run)",
+            "collectmirror (no-op)",
+            "collectmirror (1% changed)",
+            "verifymirror",
+        ):
+            table.against(group, text, baseline.label(text))
 
 
 def change_one_percent(src: Path, mirror: Path, seed: int) -> dict[str, int]:
@@ -235,11 +286,11 @@ def bench_collectstatic(table: Table, bench_dir: Path, count: int, rounds: int, 
     table.add(group, f"collectstatic --link (first run, {count // 1000}k scaled)", times, peak, "cp -as")
 
 
-def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int) -> None:
+def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes: list[Code]) -> None:
     """Content-bound: every entry a copy, against rsync -anc and sha256sum."""
     src = corpus(bench_dir, f"real-{count}", count, small=False)
     size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
-    group = f"{count // 1000}k files, {size / 1e9:.1f} GB"
+    group = f"{count_text(count)} files, {size / 1e9:.1f} GB"
     mirror = bench_dir / "mirror-copies"
     nowhere = bench_dir / "no-links-here"
     nowhere.mkdir(exist_ok=True)
@@ -251,32 +302,32 @@ def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int) -> No
     sha_cmd = f"find '{src}' '{mirror / 'media'}' -type f -print0 | xargs -0 sha256sum > /dev/null"
     for index in range(rounds):
         print(f"  {group}: round {index + 1}/{rounds}", flush=True)
-        steps = [
-            ("rsync -anc", ["rsync", "-anc", f"{src}/", f"{mirror / 'media'}/"], None),
-            ("sha256sum (both trees)", ["sh", "-c", sha_cmd], None),
-            ("verifymirror --checksum", manage("verifymirror", "-v", "0", "--checksum"), env),
-            ("verifymirror (size+mtime)", manage("verifymirror", "-v", "0"), env),
+        steps: list[tuple[str, list[str], dict[str, str] | None, Path]] = [
+            ("rsync -anc", ["rsync", "-anc", f"{src}/", f"{mirror / 'media'}/"], None, REPO),
+            ("sha256sum (both trees)", ["sh", "-c", sha_cmd], None, REPO),
         ]
+        for code in codes:
+            steps.append(
+                (code.label("verifymirror --checksum"), manage("verifymirror", "-v", "0", "--checksum"), env, code.root)
+            )
+            steps.append((code.label("verifymirror (size+mtime)"), manage("verifymirror", "-v", "0"), env, code.root))
         if index % 2:
             steps.reverse()
-        for label, argv, environ in steps:
-            elapsed, peak, _ = run(argv, environ)
+        for label, argv, environ, cwd in steps:
+            elapsed, peak, _ = run(argv, environ, cwd=cwd)
             times.setdefault(label, []).append(elapsed)
             rss[label] = max(rss.get(label, 0.0), peak)
     table.add(group, "rsync -anc", times["rsync -anc"], rss["rsync -anc"])
     table.add(
         group, "sha256sum (both trees)", times["sha256sum (both trees)"], rss["sha256sum (both trees)"], "rsync -anc"
     )
-    table.add(
-        group, "verifymirror --checksum", times["verifymirror --checksum"], rss["verifymirror --checksum"], "rsync -anc"
-    )
-    table.add(
-        group,
-        "verifymirror (size+mtime)",
-        times["verifymirror (size+mtime)"],
-        rss["verifymirror (size+mtime)"],
-        "rsync -anc",
-    )
+    for code in codes:
+        for text in ("verifymirror --checksum", "verifymirror (size+mtime)"):
+            label = code.label(text)
+            table.add(group, label, times[label], rss[label], "rsync -anc")
+    for baseline in codes[1:]:
+        for text in ("verifymirror --checksum", "verifymirror (size+mtime)"):
+            table.against(group, text, baseline.label(text))
 
 
 def bench_scaling(table: Table, bench_dir: Path, counts: list[int]) -> None:
@@ -323,6 +374,12 @@ def main() -> None:
     parser.add_argument("--scale", default="10000,100000,1000000", help="Scaling counts, comma-separated.")
     parser.add_argument("--quick", action="store_true", help="A small, fast run: 10k files, 3 rounds, no 1M scaling.")
     parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="Also measure this commit (built as a git worktree under --dir), alternating with this checkout, "
+        "and add a table of this checkout's medians against it.",
+    )
+    parser.add_argument(
         "--parts",
         default="small,collectstatic,checksum,scaling",
         help="Which comparisons to run, comma-separated (default: all four).",
@@ -340,17 +397,23 @@ def main() -> None:
     started = time.monotonic()
     print(f"Benchmarking on {machine()}", flush=True)
     parts = set(args.parts.split(","))
+    codes = [Code(REPO)]
+    if args.baseline:
+        codes.append(baseline_worktree(bench_dir, args.baseline))
+        print(f"Against the baseline {codes[1].tag}, in {codes[1].root}", flush=True)
     if "small" in parts:
-        bench_small(table, bench_dir, args.files, args.rounds)
+        bench_small(table, bench_dir, args.files, args.rounds, codes)
     if "collectstatic" in parts:
         if "small" not in parts:  # its ratio is to cp -as, measured there
             raise SystemExit("--parts collectstatic needs small too.")
         bench_collectstatic(table, bench_dir, args.collectstatic_files, max(1, args.rounds // 2), args.files)
     if "checksum" in parts:
-        bench_checksum(table, bench_dir, args.real_files, args.rounds)
+        bench_checksum(table, bench_dir, args.real_files, args.rounds, codes)
     if "scaling" in parts:
         bench_scaling(table, bench_dir, [int(n) for n in args.scale.split(",") if n])
     text = f"Machine: {machine()}; warm cache; medians of the runs shown.\n\n{table.render()}\n"
+    if args.baseline:
+        text += f"\nThis checkout against {codes[1].tag} (ratio = this / baseline):\n\n{table.render_baseline()}\n"
     (bench_dir / "results.md").write_text(text)
     print()
     print(text)
