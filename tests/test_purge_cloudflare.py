@@ -4,7 +4,7 @@ The server stands in for Cloudflare's purge API, a SaaS that cannot be run
 locally: it expects what the documentation specifies (POST
 /zones/{zone_id}/purge_cache, a bearer token, a JSON body of "files" or
 "prefixes") and answers as Cloudflare does.
-https://developers.cloudflare.com/api/resources/cache/methods/purge/
+https://developers.cloudflare.com/api/go/resources/cache/methods/purge
 """
 
 from __future__ import annotations

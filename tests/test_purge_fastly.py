@@ -62,12 +62,13 @@ def test_soft_purge_sends_the_soft_purge_header(httpserver):
 
 
 def test_batches_group_urls_for_reporting_and_resume(httpserver):
-    httpserver.expect_request("/purge/cdn.example.com/x", method="POST").respond_with_json(OK)
-    urls = [f"https://cdn.example.com/x?n={n}" for n in range(5)]
+    for n in range(5):
+        httpserver.expect_request(f"/purge/cdn.example.com/{n}.jpg", method="POST").respond_with_json(OK)
+    urls = [f"https://cdn.example.com/{n}.jpg" for n in range(5)]
 
     report = purge.purge_urls(urls, backends={"fastly": fastly(httpserver, batch_size=2)})
 
-    assert [request.query_string for request, _ in httpserver.log] == [f"n={n}".encode() for n in range(5)]
+    assert [request.path for request, _ in httpserver.log] == [f"/purge/cdn.example.com/{n}.jpg" for n in range(5)]
     assert [len(batch.items) for batch in report.done] == [2, 2, 1]
 
 

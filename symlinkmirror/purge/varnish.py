@@ -11,7 +11,7 @@ from .transport import Client, check
 
 # Varnish has no API limits of its own: what PURGE and BAN do is the VCL's
 # (return (purge) in vcl_recv; std.ban() for a BAN), see README "CDN purge".
-# https://varnish-cache.org/docs/7.1/users-guide/purging.html
+# https://varnish-cache.org/docs/trunk/users-guide/purging.html
 # A batch only groups URLs for reporting and resume; each URL is its own request.
 DEFAULT_BATCH_SIZE = 100
 BAN_PATTERN_HEADER = "X-Ban-Pattern"
