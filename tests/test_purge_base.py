@@ -368,3 +368,16 @@ def test_should_purge_replaced_and_deleted_and_created_only_when_asked(settings,
     settings.SYMLINKMIRROR_PURGE_CREATED = created
 
     assert purge.should_purge(action) is expected
+
+
+def test_cloudfront_tries_longer_by_default_as_its_in_flight_limit_clears_slowly():
+    cloudfront = purge.CloudFrontBackend(distribution_id="E1")
+    fastly = purge.FastlyBackend(api_token="t")
+
+    waits = sum(
+        backoff(attempt, first=cloudfront.retry_delay, cap=cloudfront.max_retry_delay) for attempt in range(1, 8)
+    )
+
+    assert (cloudfront.max_attempts, fastly.max_attempts) == (8, 5)
+    assert waits == 123.0
+    assert purge.CloudFrontBackend(distribution_id="E1", max_attempts=2).max_attempts == 2

@@ -88,6 +88,8 @@ class PurgeBackend:
     default_batch_size: ClassVar[int] = 100
     #: The most items one batch may hold: the provider's documented limit.
     max_batch_size: ClassVar[int] = 1000
+    #: Attempts per batch when the max_attempts option is not given.
+    default_max_attempts: ClassVar[int] = 5
     #: Whether purge_batch() accepts batches of Kind.PREFIX.
     supports_prefixes: ClassVar[bool] = False
     #: Modules the backend imports when it is first used, and the extra that installs them.
@@ -98,7 +100,7 @@ class PurgeBackend:
         self,
         *,
         batch_size: int | None = None,
-        max_attempts: int = 5,
+        max_attempts: int | None = None,
         retry_delay: float = 1.0,
         max_retry_delay: float = 60.0,
         timeout: float = 10.0,
@@ -108,6 +110,8 @@ class PurgeBackend:
         if batch_size is None:
             batch_size = self.default_batch_size
         self.batch_size = self._int_option("batch_size", batch_size, 1, self.max_batch_size)
+        if max_attempts is None:
+            max_attempts = self.default_max_attempts
         self.max_attempts = self._int_option("max_attempts", max_attempts, 1, 100)
         self.retry_delay = self._number_option("retry_delay", retry_delay)
         self.max_retry_delay = self._number_option("max_retry_delay", max_retry_delay)

@@ -36,6 +36,9 @@ class CloudFrontBackend(PurgeBackend):
 
     default_batch_size = MAX_PATHS_IN_FLIGHT
     max_batch_size = MAX_PATHS_IN_FLIGHT
+    # TooManyInvalidationsInProgress clears only as earlier invalidations
+    # complete: wait longer (about two minutes in all, with the default delays).
+    default_max_attempts = 8
     supports_prefixes = True
     requires = ("boto3",)
     extra = "cloudfront"
