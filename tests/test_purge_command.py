@@ -135,7 +135,7 @@ def test_a_failed_batch_is_reported_kept_and_resumed_exactly(configured, httpser
 
     def cloudflare(request):
         if down["on"] and "https://cdn.example.com/media/2.jpg" in json.loads(request.data)["files"]:
-            return Response("upstream timed out", status=504)
+            return Response("upstream failed", status=500)
         return Response(json.dumps(SUCCESS), content_type="application/json")
 
     httpserver.expect_request(f"/client/v4/zones/{ZONE}/purge_cache", method="POST").respond_with_handler(cloudflare)
@@ -155,9 +155,9 @@ def test_a_failed_batch_is_reported_kept_and_resumed_exactly(configured, httpser
     )
     assert caught.value.returncode == 1
     assert err.getvalue().splitlines() == [
-        "Retrying batch 2 of 3 through 'cf' (2 URLs) in 0 s (attempt 2 of 2): Cloudflare answered 504 GATEWAY "
-        "TIMEOUT: upstream timed out",
-        "Failed to purge batch 2 of 3 through 'cf' (2 URLs): Cloudflare answered 504 GATEWAY TIMEOUT: upstream timed out",
+        "Retrying batch 2 of 3 through 'cf' (2 URLs) in 0 s (attempt 2 of 2): Cloudflare answered 500 INTERNAL "
+        "SERVER ERROR: upstream failed",
+        "Failed to purge batch 2 of 3 through 'cf' (2 URLs): Cloudflare answered 500 INTERNAL SERVER ERROR: upstream failed",
     ]
     assert out.getvalue().splitlines() == [
         "Purged batch 1 of 3 through 'cf' (2 URLs)",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
@@ -78,11 +79,7 @@ class Command(BaseCommand):
         elif self.verbosity >= 1:
             self.stdout.write(report.summary())
         if report.failed:
-            if folder is None:
-                kept = "set SYMLINKMIRROR_STATE_DIR to keep failed batches for 'purgemirror --resume'"
-            else:
-                kept = f"they are kept in '{folder}' for 'purgemirror --resume'"
-            raise CommandError(f"{len(report.failed)} batch(es) failed; {kept}.")
+            raise CommandError(failure_message(report, folder))
 
     def read_urls(self, file: str) -> list[str]:
         try:
@@ -95,13 +92,30 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read the URL list '{file}': {reason}.") from exc
 
     def on_event(self, event: purge.PurgeEvent) -> None:
-        if event.action == purge.PurgeAction.FAILED:
-            self.stderr.write(event.message)
-        elif event.action == purge.PurgeAction.RETRYING:
-            if self.verbosity >= 1:
-                self.stderr.write(event.message)
-        elif self.verbosity >= event.level:
-            self.stdout.write(event.message)
-            if event.action == purge.PurgeAction.PURGED and self.verbosity >= 2:
-                for item in event.batch.items:
-                    self.stdout.write(f"  {item}")
+        write_event(self, event, self.verbosity)
+
+
+# Shared with any command that purges after publishing (collectmirror --purge).
+
+
+def write_event(command: BaseCommand, event: purge.PurgeEvent, verbosity: int) -> None:
+    """A purge event as a command prints it: failures and retries on stderr, batches on stdout."""
+    if event.action == purge.PurgeAction.FAILED:
+        command.stderr.write(event.message)
+    elif event.action == purge.PurgeAction.RETRYING:
+        if verbosity >= 1:
+            command.stderr.write(event.message)
+    elif verbosity >= event.level:
+        command.stdout.write(event.message)
+        if event.action == purge.PurgeAction.PURGED and verbosity >= 2:
+            for item in event.batch.items:
+                command.stdout.write(f"  {item}")
+
+
+def failure_message(report: purge.PurgeReport, folder: Path | None) -> str:
+    """The CommandError text for a run with failed batches, saying where they are kept."""
+    if folder is None:
+        kept = "set SYMLINKMIRROR_STATE_DIR to keep failed batches for 'purgemirror --resume'"
+    else:
+        kept = f"they are kept in '{folder}' for 'purgemirror --resume'"
+    return f"{len(report.failed)} batch(es) failed; {kept}."
