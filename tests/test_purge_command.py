@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, SystemCheckError
 from werkzeug import Response
+
+from tests.conftest import manage_env, sqlite_database
+from tests.test_origin import free_port
 
 ZONE = "zone-a"
 SUCCESS = {"success": True, "errors": [], "messages": [], "result": {"id": "purge-1"}}
@@ -252,3 +258,43 @@ def test_a_backend_that_cannot_purge_prefixes_is_named(configured, settings):
     assert str(caught.value) == (
         "The backend 'fastly' (FastlyBackend) cannot purge by prefix: leave it out with --backend, or purge its URLs."
     )
+
+
+def test_manage_py_exits_1_when_a_batch_fails_and_lists_it_for_resume(tmp_path):
+    """manage.py for real, as cron or a deploy script runs it: the exit status says the purge failed."""
+    closed = free_port()  # nothing listens there: the connection is refused
+    env = manage_env(
+        DATABASES=sqlite_database(tmp_path / "db.sqlite3"),
+        MEDIA_ROOT=tmp_path / "media",
+        STATIC_ROOT=tmp_path / "static",
+        SYMLINKMIRROR_ROOT=tmp_path / "mirror",
+        SYMLINKMIRROR_STATE_DIR=tmp_path / "state",
+        SYMLINKMIRROR_PURGE={
+            "edge": {
+                "BACKEND": "symlinkmirror.purge.VarnishBackend",
+                "OPTIONS": {"location": f"http://127.0.0.1:{closed}", "max_attempts": 1},
+            }
+        },
+    )
+    (tmp_path / "urls.txt").write_text("/static/app.css\n")
+    manage = [sys.executable, str(Path(__file__).resolve().parent.parent / "manage.py"), "purgemirror"]
+
+    failed = subprocess.run([*manage, str(tmp_path / "urls.txt")], env=env, capture_output=True, text=True)
+    planned = subprocess.run([*manage, "--resume", "--dry-run"], env=env, capture_output=True, text=True)
+
+    assert failed.returncode == 1
+    assert failed.stdout.splitlines() == [
+        "1 batch through 1 backend: 0 purged (0 URLs), 1 failed (1 item); 0 billed paths."
+    ]
+    assert failed.stderr.splitlines()[0].startswith(
+        f"Failed to purge batch 1 of 1 through 'edge' (1 URL): cannot reach http://127.0.0.1:{closed}: "
+    )
+    assert failed.stderr.splitlines()[-1] == (
+        f"CommandError: 1 batch(es) failed; they are kept in '{tmp_path / 'state'}' for 'purgemirror --resume'."
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert planned.stdout.splitlines() == [
+        "Pretending to purge batch 1 of 1 through 'edge' (1 URL), 0 billed paths:",
+        f"  http://127.0.0.1:{closed}/static/app.css",
+        "1 batch through 1 backend would purge 1 URL; 0 billed paths.",
+    ]
