@@ -92,6 +92,7 @@ def test_batch_key_is_the_same_for_the_same_batch_and_changes_with_its_items():
     assert one.key.startswith("symlinkmirror-r1-url2-")
     assert one.key != Batch("cdn", "r1", 2, 3, Kind.URL, ("/a", "/c")).key
     assert one.key != Batch("cdn", "r2", 2, 3, Kind.URL, ("/a", "/b")).key
+    assert one.key != Batch("cdn-eu", "r1", 2, 3, Kind.URL, ("/a", "/b")).key
     assert Batch.from_dict(json.loads(json.dumps(one.as_dict()))) == one
 
 
@@ -167,6 +168,31 @@ def test_resume_sends_exactly_the_kept_batches_and_forgets_those_purged(settings
     assert edge.calls == kept
     assert report.failed == [kept[1]]
     assert PendingBatches(tmp_path / "state").load() == [kept[1], other]
+
+
+def test_backends_sent_the_same_items_keep_their_failed_batches_apart(settings, tmp_path):
+    """Two Varnish servers (or CloudFront distributions) get the same batches; each one's failure is its own."""
+    settings.SYMLINKMIRROR_STATE_DIR = str(tmp_path / "state")
+    down = {
+        "n1": backend("n1", failures={1: PurgeFailed("503")}),
+        "n2": backend("n2", failures={1: PurgeFailed("503")}),
+    }
+    purge.purge_urls(["/a"], run_id="r1", backends=down)
+
+    report = purge.resume(backends={"n1": backend("n1"), "n2": backend("n2", failures={1: PurgeFailed("503")})})
+
+    assert [batch.backend for batch in report.done + report.failed] == ["n1", "n2"]
+    assert PendingBatches(tmp_path / "state").load() == [Batch("n2", "r1", 1, 1, Kind.URL, ("/a",))]
+
+
+def test_an_interrupted_run_keeps_the_batches_another_backend_already_sent(settings, tmp_path):
+    settings.SYMLINKMIRROR_STATE_DIR = str(tmp_path / "state")
+    edges = {"n1": backend("n1"), "n2": backend("n2", failures={1: KeyboardInterrupt()})}
+
+    with pytest.raises(KeyboardInterrupt):
+        purge.purge_urls(["/a"], run_id="r1", backends=edges)
+
+    assert PendingBatches(tmp_path / "state").load() == [Batch("n2", "r1", 1, 1, Kind.URL, ("/a",))]
 
 
 def test_a_dry_run_plans_batches_and_calls_nothing(settings, tmp_path):

@@ -35,9 +35,12 @@ class Batch:
         """A name for this batch that a retry, a resume and another process all compute alike.
 
         The digest makes it change with the items, so a provider that dedupes on
-        it (CloudFront's CallerReference) never sees one key with two contents.
+        it (CloudFront's CallerReference) never sees one key with two contents,
+        and with the backend: two Varnish servers, or two distributions, are sent
+        the same items, and the state folder must keep each one's failure apart.
         """
-        digest = hashlib.sha256("\n".join(self.items).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        text = "\n".join((self.backend, *self.items))
+        digest = hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
         return f"symlinkmirror-{self.run_id}-{self.kind}{self.index}-{digest}"
 
     def as_dict(self) -> dict[str, Any]:
