@@ -263,7 +263,8 @@ def test_a_subclass_configured_in_settings_gets_its_options_and_limits(settings)
         ),
         (
             {"BACKEND": "symlinkmirror.purge.CloudflareBackend", "OPTIONS": {"zone_id": "z", "api_token": ""}},
-            "SYMLINKMIRROR_PURGE['x']: The 'api_token' OPTION of CloudflareBackend must be a non-empty string, not ''.",
+            "SYMLINKMIRROR_PURGE['x']: The 'api_token' OPTION of CloudflareBackend must be a non-empty string without "
+            "spaces or line breaks (a secret read from a file keeps its final newline: strip it).",
         ),
         (
             {"BACKEND": "symlinkmirror.purge.FastlyBackend", "OPTIONS": {"api_token": "t", "soft_purge": "yes"}},
@@ -306,6 +307,35 @@ def test_options_are_checked_when_the_backend_is_created():
         ImproperlyConfigured, match="The 'base_url' OPTION of CloudflareBackend must be an absolute URL"
     ):
         purge.CloudflareBackend(zone_id="z", api_token="t", base_url="/")
+
+
+@pytest.mark.parametrize(
+    ("cls", "options", "option"),
+    [
+        (purge.CloudflareBackend, {"zone_id": "z", "api_token": "s3cr3t-token\n"}, "api_token"),
+        (purge.CloudflareBackend, {"zone_id": "z", "api_token": b"s3cr3t-token"}, "api_token"),
+        (purge.FastlyBackend, {"api_token": "s3cr3t-token "}, "api_token"),
+        (
+            purge.CloudFrontBackend,
+            {"distribution_id": "E1", "aws_access_key_id": "AKIA", "aws_secret_access_key": b"s3cr3t-token"},
+            "aws_secret_access_key",
+        ),
+        (
+            purge.CloudFrontBackend,
+            {"distribution_id": "E1", "aws_session_token": "s3cr3t-token\r\n"},
+            "aws_session_token",
+        ),
+    ],
+)
+def test_a_malformed_secret_is_refused_without_being_repeated(cls, options, option):
+    """A token read from a file keeps its newline: http.client would refuse the header, quoting the token."""
+    with pytest.raises(ImproperlyConfigured) as caught:
+        cls(**options)
+
+    assert str(caught.value) == (
+        f"The {option!r} OPTION of {cls.__name__} must be a non-empty string without spaces or line breaks "
+        "(a secret read from a file keeps its final newline: strip it)."
+    )
 
 
 def test_an_unknown_backend_alias_lists_the_configured_ones(settings):

@@ -173,8 +173,18 @@ class PurgeBackend:
             )
         return float(value)
 
-    def _str_option(self, option: str, value: Any) -> str:
-        if not isinstance(value, str) or not value.strip():
+    def _str_option(self, option: str, value: Any, *, secret: bool = False) -> str:
+        """value when it is a non-empty string; a secret (a token, a key) is never repeated in the error."""
+        if secret:
+            # A token read from a file keeps its newline; http.client would then
+            # refuse the header in an error that quotes the whole token.
+            if not isinstance(value, str) or not value or any(c.isspace() or not c.isprintable() for c in value):
+                self.option_error(
+                    option,
+                    "must be a non-empty string without spaces or line breaks "
+                    "(a secret read from a file keeps its final newline: strip it)",
+                )
+        elif not isinstance(value, str) or not value.strip():
             self.option_error(option, f"must be a non-empty string, not {value!r}")
         return value
 

@@ -32,7 +32,7 @@ class CloudflareBackend(PurgeBackend):
     def __init__(self, *, zone_id: str, api_token: str, api_url: str = API_URL, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.zone_id = self._str_option("zone_id", zone_id)
-        self.api_token = self._str_option("api_token", api_token)
+        self.api_token = self._str_option("api_token", api_token, secret=True)
         if not isinstance(api_url, str) or urlsplit(api_url).scheme not in ("http", "https"):
             self.option_error("api_url", f"must be an http:// or https:// URL, not {api_url!r}")
         self.api_url = api_url.rstrip("/")

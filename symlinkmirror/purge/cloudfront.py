@@ -66,7 +66,7 @@ class CloudFrontBackend(PurgeBackend):
             ("profile_name", profile_name),
         ):
             if value is not None:
-                self._str_option(option, value)
+                self._str_option(option, value, secret=option.startswith("aws_"))
         if (aws_access_key_id is None) != (aws_secret_access_key is None):
             self.option_error("aws_access_key_id", "and 'aws_secret_access_key' must be given together, or neither")
         self.region_name = region_name

@@ -29,7 +29,7 @@ class FastlyBackend(PerRequestBackend):
 
     def __init__(self, *, api_token: str, soft_purge: bool = False, api_url: str = API_URL, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.api_token = self._str_option("api_token", api_token)
+        self.api_token = self._str_option("api_token", api_token, secret=True)
         if not isinstance(soft_purge, bool):
             self.option_error("soft_purge", f"must be True or False, not {soft_purge!r}")
         self.soft_purge = soft_purge
