@@ -15,6 +15,7 @@ from botocore.stub import Stubber
 from symlinkmirror import purge
 from symlinkmirror.purge import Batch, Kind
 from tests.peers import running_moto
+from tests.test_origin import free_port
 
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": "us-east-1"}
 
@@ -299,3 +300,46 @@ def test_throttling_that_outlasts_max_attempts_fails_the_batch(stubbed):
     report = purge.purge_urls(["/a.jpg"], run_id="run-8", backends={"cdn": backend})
 
     assert report.reasons[report.failed[0].key] == "CloudFront answered TooManyInvalidationsInProgress: wait"
+
+
+@pytest.fixture
+def no_credentials(monkeypatch, tmp_path):
+    """boto3's whole credential chain comes up empty, as on a host nobody gave AWS credentials."""
+    for variable in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ):
+        monkeypatch.delenv(variable, raising=False)
+    for variable in ("AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE", "BOTO_CONFIG"):
+        monkeypatch.setenv(variable, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.mark.usefixtures("no_state", "no_credentials")
+def test_missing_credentials_fail_the_batch_at_once(moto):
+    backend = purge.CloudFrontBackend(distribution_id="E1", endpoint_url=moto, region_name="us-east-1")
+    backend.alias = "cdn"
+    events: list[purge.PurgeEvent] = []
+
+    report = purge.purge_urls(["/a.jpg"], run_id="run-9", backends={"cdn": backend}, on_event=events.append)
+
+    assert [event.action for event in events] == ["failed"]
+    assert report.reasons[report.failed[0].key] == "CloudFront cannot be called: Unable to locate credentials"
+
+
+@pytest.mark.usefixtures("no_state")
+def test_an_unreachable_endpoint_is_retried():
+    closed = free_port()  # nothing listens there: the connection is refused
+    backend = cloudfront("E1", f"http://127.0.0.1:{closed}", retry_delay=0.0, max_attempts=2)
+    events: list[purge.PurgeEvent] = []
+
+    purge.purge_urls(["/a.jpg"], run_id="run-10", backends={"cdn": backend}, on_event=events.append)
+
+    assert [event.action for event in events] == ["retrying", "failed"]
+    assert events[1].reason.startswith("cannot reach CloudFront: Could not connect to the endpoint URL")

@@ -135,7 +135,8 @@ class CloudFrontBackend(PurgeBackend):
 
     def purge_batch(self, batch: Batch) -> None:
         client = self.client
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         try:
             client.create_invalidation(
@@ -153,8 +154,10 @@ class CloudFrontBackend(PurgeBackend):
             raise PurgeFailed(
                 f"CloudFront answered {code or status}: {error.get('Message', exc)}", retryable=retryable
             ) from exc
-        except BotoCoreError as exc:  # cannot connect, timed out...
+        except (BotoConnectionError, HTTPClientError) as exc:  # cannot connect, timed out, connection dropped
             raise PurgeFailed(f"cannot reach CloudFront: {exc}", retryable=True) from exc
+        except BotoCoreError as exc:  # no credentials, no region...: waiting would not help
+            raise PurgeFailed(f"CloudFront cannot be called: {exc}") from exc
 
     def close(self) -> None:
         if self._client is not None:
