@@ -221,6 +221,31 @@ def test_prefixes_on_a_backend_without_them_stop_the_run_before_any_request(sett
     assert edge.calls == []
 
 
+@pytest.mark.parametrize("prefix", ["", "  "])
+def test_a_blank_prefix_is_refused_rather_than_purging_everything(settings, prefix):
+    """`purgemirror --prefix "$PREFIX"` with PREFIX unset: CloudFront would invalidate '/*', Varnish ban '^/'."""
+    settings.SYMLINKMIRROR_STATE_DIR = None
+    cloudfront = purge.CloudFrontBackend(distribution_id="E1")
+    cloudfront.alias = "cdn"
+
+    with pytest.raises(purge.PurgeError) as caught:
+        purge.purge_urls(["/a.jpg"], prefixes=["/static/", prefix], dry_run=True, backends={"cdn": cloudfront})
+
+    assert str(caught.value) == "An empty prefix would purge every URL: pass '/' to mean that."
+
+
+def test_prefixes_lose_surrounding_blanks_as_urls_do(settings):
+    settings.SYMLINKMIRROR_STATE_DIR = None
+    cloudfront = purge.CloudFrontBackend(distribution_id="E1")
+    cloudfront.alias = "cdn"
+
+    events: list[purge.PurgeEvent] = []
+
+    purge.purge_urls([], prefixes=[" /static/ "], dry_run=True, backends={"cdn": cloudfront}, on_event=events.append)
+
+    assert [event.batch.items for event in events] == [("/static/*",)]
+
+
 def test_a_relative_url_without_base_url_names_the_option(settings):
     settings.SYMLINKMIRROR_STATE_DIR = None
     cloudflare = purge.CloudflareBackend(zone_id="z", api_token="t")

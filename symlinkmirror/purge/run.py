@@ -89,7 +89,12 @@ def purge_urls(
     run_id = run_id or new_run_id()
     backends = configured_backends() if backends is None else backends
     folder = state_dir()
-    urls, prefixes = unique(url.strip() for url in urls if url.strip()), unique(prefixes)
+    urls = unique(url.strip() for url in urls if url.strip())
+    prefixes = unique(prefix.strip() for prefix in prefixes)
+    if "" in prefixes:
+        # Made absolute, an empty prefix is the site's root: everything, on a
+        # busy site all at once from the origin. Likelier an unset variable.
+        raise PurgeError("An empty prefix would purge every URL: pass '/' to mean that.")
     planned = [
         plan(backend, run_id, Kind.URL, urls) + plan(backend, run_id, Kind.PREFIX, prefixes)
         for backend in backends.values()
