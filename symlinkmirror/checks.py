@@ -194,7 +194,7 @@ def _check_purge_backend(alias: str, spec: Any) -> list[checks.CheckMessage]:
         ]
     try:
         cls(**spec.get("OPTIONS", {})).close()
-    except (ImproperlyConfigured, TypeError) as exc:
+    except (ImproperlyConfigured, TypeError, ValueError) as exc:
         return [
             checks.Error(
                 f"{where}['OPTIONS'] are wrong: {exc}",

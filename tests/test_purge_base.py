@@ -306,6 +306,19 @@ def test_a_subclass_configured_in_settings_gets_its_options_and_limits(settings)
             "keyword argument 'locaton'.",
         ),
         (
+            {
+                "BACKEND": "symlinkmirror.purge.CloudflareBackend",
+                "OPTIONS": {"zone_id": "z", "api_token": "t", "api_url": "https://"},
+            },
+            "SYMLINKMIRROR_PURGE['x']: The 'api_url' OPTION of CloudflareBackend must be an http:// or https:// URL, "
+            "not 'https://'.",
+        ),
+        (
+            {"BACKEND": "tests.test_purge_checks.ParsesItsOptions", "OPTIONS": {"port": "eighty"}},
+            "SYMLINKMIRROR_PURGE['x']['OPTIONS'] do not fit ParsesItsOptions: invalid literal for int() with base 10: "
+            "'eighty'.",
+        ),
+        (
             {"BACKEND": "symlinkmirror.purge.NoSuchBackend"},
             "SYMLINKMIRROR_PURGE['x']['BACKEND'] cannot be imported: Module \"symlinkmirror.purge\" does not define "
             'a "NoSuchBackend" attribute/class.',

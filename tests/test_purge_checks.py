@@ -80,6 +80,43 @@ def test_e009_options_are_wrong(settings):
     )
 
 
+class ParsesItsOptions(PurgeBackend):
+    def __init__(self, *, port="80", **kwargs):
+        super().__init__(**kwargs)
+        self.port = int(port)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {
+                "BACKEND": "symlinkmirror.purge.CloudflareBackend",
+                "OPTIONS": {"zone_id": "z", "api_token": "t", "api_url": "https://"},
+            },
+            "SYMLINKMIRROR_PURGE['x']['OPTIONS'] are wrong: The 'api_url' OPTION of CloudflareBackend must be an "
+            "http:// or https:// URL, not 'https://'.",
+        ),
+        (
+            {"BACKEND": "symlinkmirror.purge.FastlyBackend", "OPTIONS": {"api_token": "t", "api_url": "http:///v1"}},
+            "SYMLINKMIRROR_PURGE['x']['OPTIONS'] are wrong: The 'api_url' OPTION of FastlyBackend must be an "
+            "http:// or https:// URL, not 'http:///v1'.",
+        ),
+        (
+            {"BACKEND": "tests.test_purge_checks.ParsesItsOptions", "OPTIONS": {"port": "eighty"}},
+            "SYMLINKMIRROR_PURGE['x']['OPTIONS'] are wrong: invalid literal for int() with base 10: 'eighty'",
+        ),
+    ],
+)
+def test_e009_options_that_fail_as_a_value_error_are_reported_not_raised(settings, spec, message):
+    settings.SYMLINKMIRROR_PURGE = {"x": spec}
+
+    messages = check_purge()
+
+    assert ids(messages) == ["symlinkmirror.E009"]
+    assert messages[0].msg == message
+
+
 def test_e010_the_sdk_is_missing(settings):
     settings.SYMLINKMIRROR_PURGE = {"x": {"BACKEND": "tests.test_purge_checks.NeedsAMissingSdk"}}
 

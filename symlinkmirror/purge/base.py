@@ -119,7 +119,7 @@ class PurgeBackend:
         self.retry_delay = self._number_option("retry_delay", retry_delay)
         self.max_retry_delay = self._number_option("max_retry_delay", max_retry_delay)
         self.timeout = self._number_option("timeout", timeout, positive=True)
-        if base_url is not None and not _is_absolute(base_url):
+        if base_url is not None and not is_absolute(base_url):
             self.option_error("base_url", f"must be an absolute URL like 'https://cdn.example.com/', not {base_url!r}")
         self.base_url = base_url
 
@@ -152,7 +152,7 @@ class PurgeBackend:
 
     def absolute_url(self, url: str) -> str:
         """url made absolute against the base_url option; ValueError naming it when that is needed and unset."""
-        if _is_absolute(url):
+        if is_absolute(url):
             return encoded(url)
         if self.base_url is None:
             raise ValueError(
@@ -211,7 +211,7 @@ class PerRequestBackend(PurgeBackend):
         self._done.pop(batch.key, None)
 
 
-def _is_absolute(url: str) -> bool:
+def is_absolute(url: str) -> bool:
     parts = urlsplit(url)
     return parts.scheme in ("http", "https") and bool(parts.netloc)
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .base import Batch, Kind, PurgeBackend, PurgeFailed
+from .base import Batch, Kind, PurgeBackend, PurgeFailed, is_absolute
 from .transport import Client, check
 
 API_URL = "https://api.cloudflare.com/client/v4"
@@ -33,7 +33,7 @@ class CloudflareBackend(PurgeBackend):
         super().__init__(**kwargs)
         self.zone_id = self._str_option("zone_id", zone_id)
         self.api_token = self._str_option("api_token", api_token, secret=True)
-        if not isinstance(api_url, str) or urlsplit(api_url).scheme not in ("http", "https"):
+        if not isinstance(api_url, str) or not is_absolute(api_url):
             self.option_error("api_url", f"must be an http:// or https:// URL, not {api_url!r}")
         self.api_url = api_url.rstrip("/")
         self._api = Client(self.api_url, timeout=self.timeout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from .base import Kind, PerRequestBackend, PurgeFailed
+from .base import Kind, PerRequestBackend, PurgeFailed, is_absolute
 from .transport import Client, check
 
 API_URL = "https://api.fastly.com"
@@ -33,7 +33,7 @@ class FastlyBackend(PerRequestBackend):
         if not isinstance(soft_purge, bool):
             self.option_error("soft_purge", f"must be True or False, not {soft_purge!r}")
         self.soft_purge = soft_purge
-        if not isinstance(api_url, str) or urlsplit(api_url).scheme not in ("http", "https"):
+        if not isinstance(api_url, str) or not is_absolute(api_url):
             self.option_error("api_url", f"must be an http:// or https:// URL, not {api_url!r}")
         self.api_url = api_url.rstrip("/")
         self._api = Client(self.api_url, timeout=self.timeout)

@@ -61,7 +61,7 @@ def create_backend(alias: str, spec: Any) -> PurgeBackend:
         backend = cls(**options)
     except ImproperlyConfigured as exc:
         raise PurgeError(f"{where}: {exc}") from exc
-    except TypeError as exc:  # an unknown or missing keyword: Python's message names it
+    except (TypeError, ValueError) as exc:  # an unknown or missing keyword, or a value the class cannot parse
         raise PurgeError(f"{where}['OPTIONS'] do not fit {cls.__name__}: {exc}.") from exc
     backend.alias = alias
     return backend
