@@ -394,6 +394,15 @@ def test_cloudfront_paths_come_from_the_urls_encoded_with_wildcards_only_at_the_
         cloudfront.prepare("/" + "a" * 4000, Kind.URL)
 
 
+def test_cloudfront_paths_encode_a_tilde_which_cloudfront_refuses_as_it_is():
+    """RFC 1738 counts "~" unsafe, and CloudFront refuses a literal one with InvalidArgument, failing the whole batch
+    (https://github.com/aws/aws-sdk/issues/525); Django's url() and a webpack build (runtime~main.js) keep it."""
+    cloudfront = purge.CloudFrontBackend(distribution_id="E1")
+
+    assert cloudfront.prepare("/static/js/runtime~main.js", Kind.URL) == "/static/js/runtime%7Emain.js"
+    assert cloudfront.prepare("https://cdn.example.com/~alice/", Kind.PREFIX) == "/%7Ealice/*"
+
+
 def test_cloudfront_batches_hold_at_most_3000_paths_and_15_wildcards():
     cloudfront = purge.CloudFrontBackend(distribution_id="E1")
     files = [f"/f{n}" for n in range(3001)]

@@ -106,14 +106,14 @@ def test_relative_urls_prefixes_and_odd_names_become_valid_paths(aws, moto):
     distribution = create_distribution(aws, "paths")
 
     purge.purge_urls(
-        ["/static/app.css", "/media/caf\u00e9 menu.pdf", "/media/x*y.jpg"],
+        ["/static/app.css", "/media/caf\u00e9 menu.pdf", "/media/x*y.jpg", "/static/runtime~main.js"],
         prefixes=["/static/admin/"],
         run_id="run-2",
         backends={"cdn": cloudfront(distribution, moto)},
     )
 
     assert [batch["Paths"]["Items"] for batch in recorded(aws, distribution)] == [
-        ["/static/app.css", "/media/caf%C3%A9%20menu.pdf", "/media/x*"],
+        ["/static/app.css", "/media/caf%C3%A9%20menu.pdf", "/media/x*", "/static/runtime%7Emain.js"],
         ["/static/admin/*"],
     ]
 

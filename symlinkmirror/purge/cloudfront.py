@@ -103,6 +103,10 @@ class CloudFrontBackend(PurgeBackend):
             raise ValueError("a CloudFront path must start with '/'")
         if parts.query:
             path += "?" + parts.query
+        # "URL-encode ... unsafe characters as defined in RFC 1738" (the page
+        # above): all but "~" already are, and CloudFront refuses a literal "~"
+        # with InvalidArgument, failing the whole batch (aws/aws-sdk#525).
+        path = path.replace("~", "%7E")
         if kind == Kind.PREFIX:
             path = path.rstrip("*") + "*"
         elif "*" in path:
