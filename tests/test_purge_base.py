@@ -156,6 +156,45 @@ def test_an_interrupted_run_keeps_its_unsent_batches(settings, tmp_path):
     assert [(batch.index, batch.items) for batch in kept] == [(2, ("/c", "/d")), (3, ("/e",))]
 
 
+def test_batches_are_kept_before_they_are_sent_so_a_killed_run_leaves_them(settings, tmp_path):
+    """SIGTERM and SIGKILL run no finally: what is on disk while a batch is in flight is what a kill leaves."""
+    settings.SYMLINKMIRROR_STATE_DIR = str(tmp_path / "state")
+    on_disk: list[list[int]] = []
+
+    class Watched(Recorder):
+        def purge_batch(self, batch):
+            on_disk.append([kept.index for kept in PendingBatches(tmp_path / "state").load()])
+            super().purge_batch(batch)
+
+    edge = Watched(failures={2: PurgeFailed("400 Bad Request")})
+    edge.alias = "edge"
+
+    purge.purge_urls(["/a", "/b", "/c", "/d", "/e"], run_id="r1", backends={"edge": edge})
+
+    assert on_disk == [[1, 2, 3], [2, 3], [2, 3]]
+    assert [batch.index for batch in PendingBatches(tmp_path / "state").load()] == [2]
+
+
+def test_resume_forgets_each_batch_as_soon_as_it_is_purged(settings, tmp_path):
+    settings.SYMLINKMIRROR_STATE_DIR = str(tmp_path / "state")
+    kept = [Batch("edge", "r1", 1, 2, Kind.URL, ("/a",)), Batch("edge", "r1", 2, 2, Kind.URL, ("/b",))]
+    PendingBatches(tmp_path / "state").add(kept)
+    on_disk: list[list[int]] = []
+
+    class Watched(Recorder):
+        def purge_batch(self, batch):
+            on_disk.append([kept.index for kept in PendingBatches(tmp_path / "state").load()])
+            super().purge_batch(batch)
+
+    edge = Watched()
+    edge.alias = "edge"
+
+    purge.resume(backends={"edge": edge})
+
+    assert on_disk == [[1, 2], [2]]
+    assert PendingBatches(tmp_path / "state").load() == []
+
+
 def test_resume_sends_exactly_the_kept_batches_and_forgets_those_purged(settings, tmp_path):
     settings.SYMLINKMIRROR_STATE_DIR = str(tmp_path / "state")
     kept = [Batch("edge", "r1", 2, 3, Kind.URL, ("/c", "/d")), Batch("edge", "r1", 3, 3, Kind.URL, ("/e",))]

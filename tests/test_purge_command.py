@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import json
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -298,3 +300,38 @@ def test_manage_py_exits_1_when_a_batch_fails_and_lists_it_for_resume(tmp_path):
         f"  http://127.0.0.1:{closed}/static/app.css",
         "1 batch through 1 backend would purge 1 URL; 0 billed paths.",
     ]
+
+
+def test_manage_py_killed_mid_purge_leaves_its_batches_for_resume(tmp_path):
+    """A deploy tool's timeout, systemd or Kubernetes stops a purge with SIGTERM, which runs no finally block."""
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        env = manage_env(
+            DATABASES=sqlite_database(tmp_path / "db.sqlite3"),
+            MEDIA_ROOT=tmp_path / "media",
+            STATIC_ROOT=tmp_path / "static",
+            SYMLINKMIRROR_ROOT=tmp_path / "mirror",
+            SYMLINKMIRROR_STATE_DIR=tmp_path / "state",
+            SYMLINKMIRROR_PURGE={
+                "edge": {
+                    "BACKEND": "symlinkmirror.purge.VarnishBackend",
+                    "OPTIONS": {"location": f"http://127.0.0.1:{silent.getsockname()[1]}", "timeout": 60},
+                }
+            },
+        )
+        (tmp_path / "urls.txt").write_text("/static/app.css\n")
+        manage = [sys.executable, str(Path(__file__).resolve().parent.parent / "manage.py"), "purgemirror"]
+        process = subprocess.Popen([*manage, str(tmp_path / "urls.txt")], env=env, stdout=subprocess.DEVNULL)
+        try:
+            silent.settimeout(30)
+            connection, _ = silent.accept()  # the PURGE is on its way
+            connection.close()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+    planned = subprocess.run([*manage, "--resume", "--dry-run"], env=env, capture_output=True, text=True)
+
+    assert process.returncode == -signal.SIGTERM
+    assert planned.stdout.splitlines()[-1] == "1 batch through 1 backend would purge 1 URL; 0 billed paths."

@@ -100,20 +100,18 @@ def purge_urls(
         for backend in backends.values()
     ]
     report = PurgeReport(dry_run=dry_run, backends=list(backends))
-    unsent: list[Batch] = []
+    pending = PendingBatches(folder) if folder is not None and not dry_run else None
+    if pending is not None:
+        # Every batch is kept before the first request and forgotten once purged:
+        # a run killed outright (SIGTERM and SIGKILL run no finally, nor does a
+        # reboot) leaves what it had not purged for resume(), as a failure does.
+        pending.add(batch for batches in planned for batch in batches)
     try:
         for backend, batches in zip(backends.values(), planned, strict=True):
-            carry_out(backend, batches, dry_run=dry_run, report=report, on_event=on_event)
-    except BaseException:
-        # Interrupted (Ctrl-C, SIGTERM): keep what was not sent yet for resume() too.
-        settled = {batch.key for batch in report.done + report.failed}
-        unsent = [batch for batches in planned for batch in batches if batch.key not in settled]
-        raise
+            carry_out(backend, batches, dry_run=dry_run, report=report, on_event=on_event, pending=pending)
     finally:
         for backend in backends.values():
             backend.close()
-        if folder is not None and not dry_run:
-            PendingBatches(folder).add(report.failed + unsent)
     report.duration = time.monotonic() - started
     return report
 
@@ -145,12 +143,11 @@ def resume(
                 dry_run=dry_run,
                 report=report,
                 on_event=on_event,
+                pending=None if dry_run else pending,
             )
     finally:
         for backend in backends.values():
             backend.close()
-        if not dry_run:
-            pending.remove(report.done)
     report.duration = time.monotonic() - started
     return report
 
@@ -175,8 +172,16 @@ def plan(backend: PurgeBackend, run_id: str, kind: Kind, items: Sequence[str]) -
 
 
 def carry_out(
-    backend: PurgeBackend, batches: list[Batch], *, dry_run: bool, report: PurgeReport, on_event: OnEvent | None
+    backend: PurgeBackend,
+    batches: list[Batch],
+    *,
+    dry_run: bool,
+    report: PurgeReport,
+    on_event: OnEvent | None,
+    pending: PendingBatches | None = None,
 ) -> None:
+    """Send batches through backend, reporting each; a purged batch leaves pending (the state folder) at once."""
+
     def emit(event: PurgeEvent) -> None:
         report.add(event)
         if on_event is not None:
@@ -207,6 +212,8 @@ def carry_out(
         except Exception as exc:  # a subclass's bug or an SDK's surprise fails this batch, not the run
             emit(PurgeEvent(PurgeAction.FAILED, batch, reason=f"{type(exc).__name__}: {exc}"))
         else:
+            if pending is not None:
+                pending.remove([batch])
             emit(PurgeEvent(PurgeAction.PURGED, batch, billed=billed))
 
 
