@@ -9,7 +9,11 @@ https://developers.cloudflare.com/api/go/resources/cache/methods/purge
 
 from __future__ import annotations
 
+import http.server
 import json
+import ssl
+import subprocess
+import threading
 
 import pytest
 from werkzeug import Response
@@ -143,3 +147,35 @@ def test_a_server_error_that_persists_fails_after_max_attempts(httpserver):
 
     assert len(httpserver.log) == 3
     assert report.reasons[report.failed[0].key] == "Cloudflare answered 502 BAD GATEWAY: oops"
+
+
+@pytest.fixture
+def untrusted_https(tmp_path):
+    """An HTTPS server on 127.0.0.1 whose certificate is self-signed: no client trusts it."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_an_untrusted_certificate_fails_the_batch_at_once(untrusted_https):
+    backend = purge.CloudflareBackend(zone_id=ZONE, api_token=TOKEN, api_url=untrusted_https, retry_delay=0.0)
+    backend.alias = "cf"
+    events: list[purge.PurgeEvent] = []
+
+    report = purge.purge_urls(["https://cdn.example.com/a"], backends={"cf": backend}, on_event=events.append)
+
+    assert [event.action for event in events] == ["failed"]
+    assert "CERTIFICATE_VERIFY_FAILED" in report.reasons[report.failed[0].key]

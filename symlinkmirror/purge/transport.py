@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import ssl
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,8 +64,10 @@ class Client:
                 # A kept-alive connection the server closed while idle: try once on a new one.
                 stale = reused and attempt == 1 and isinstance(exc, BrokenPipeError | ConnectionResetError)
                 if not stale:
+                    # A certificate nobody trusts stays untrusted: no retry, as for a refusal.
                     raise PurgeFailed(
-                        f"cannot reach {self.origin}: {exc or type(exc).__name__}", retryable=True
+                        f"cannot reach {self.origin}: {exc or type(exc).__name__}",
+                        retryable=not isinstance(exc, ssl.SSLCertVerificationError),
                     ) from exc
         raise AssertionError("unreachable")
 
