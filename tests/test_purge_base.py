@@ -442,6 +442,16 @@ def test_cloudfront_paths_encode_a_tilde_which_cloudfront_refuses_as_it_is():
     assert cloudfront.prepare("https://cdn.example.com/~alice/", Kind.PREFIX) == "/%7Ealice/*"
 
 
+def test_varnish_sends_the_host_option_else_the_urls_own_else_locations():
+    varnish = purge.VarnishBackend(location="http://127.0.0.1:6081", host="origin.example.com")
+    plain = purge.VarnishBackend(location="http://127.0.0.1:6081")
+
+    assert varnish.prepare("https://cdn.example.com/a.css", Kind.URL) == "https://origin.example.com/a.css"
+    assert varnish.prepare("/a.css", Kind.URL) == "http://origin.example.com/a.css"
+    assert plain.prepare("https://cdn.example.com/a.css", Kind.URL) == "https://cdn.example.com/a.css"
+    assert plain.prepare("/a.css", Kind.URL) == "http://127.0.0.1:6081/a.css"
+
+
 def test_cloudfront_batches_hold_at_most_3000_paths_and_15_wildcards():
     cloudfront = purge.CloudFrontBackend(distribution_id="E1")
     files = [f"/f{n}" for n in range(3001)]

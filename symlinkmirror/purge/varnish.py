@@ -21,8 +21,9 @@ class VarnishBackend(PerRequestBackend):
     """Sends PURGE <path> for each URL, and BAN <prefix> for each prefix, to the Varnish at location.
 
     Varnish finds an object by its URL and Host, so each request carries the
-    Host the clients used: the URL's own when it is absolute, else the host
-    option, else location's. A BAN also carries X-Ban-Pattern: a regular
+    Host the clients used: the host option when it is set (a CDN in front may
+    send Varnish another Host than the URLs name), else the URL's own (made
+    absolute with base_url), else location's. A BAN also carries X-Ban-Pattern: a regular
     expression matching the prefix literally, for the VCL to hand to std.ban().
     """
 
