@@ -219,7 +219,12 @@ def _check_purge_backend(alias: str, spec: Any) -> list[checks.CheckMessage]:
 def check_state_dir(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """SYMLINKMIRROR_STATE_DIR must lie outside the mirror (E011)."""
     from .purge import PurgeError, state_dir
+    from .purge.state import mirror_location
 
+    try:
+        mirror_location()
+    except (ImproperlyConfigured, InvalidStorageError, ImportError, TypeError):
+        return []  # a mirror that cannot be created is check_mirror's E004
     try:
         state_dir()
     except PurgeError as exc:
@@ -230,6 +235,4 @@ def check_state_dir(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                 id="symlinkmirror.E011",
             )
         ]
-    except (ImproperlyConfigured, InvalidStorageError, ImportError, TypeError):
-        return []  # a mirror that cannot be created is check_mirror's E004
     return []

@@ -137,3 +137,10 @@ def test_purge_checks_run_with_the_files_checks_and_under_their_own_tag(settings
 
     assert "symlinkmirror.E009" in ids(checks.run_checks(tags=[checks.Tags.files]))
     assert ids(checks.run_checks(tags=[PURGE_TAG])) == ["symlinkmirror.E009"]
+
+
+def test_e011_leaves_a_mirror_that_cannot_be_created_to_e004(settings, tmp_path):
+    settings.STORAGES = {**settings.STORAGES, "mirror": {"BACKEND": "symlinkmirror.no_such_module.Storage"}}
+    settings.SYMLINKMIRROR_STATE_DIR = str(tmp_path / "state")
+
+    assert check_state_dir() == []

@@ -335,3 +335,18 @@ def test_manage_py_killed_mid_purge_leaves_its_batches_for_resume(tmp_path):
 
     assert process.returncode == -signal.SIGTERM
     assert planned.stdout.splitlines()[-1] == "1 batch through 1 backend would purge 1 URL; 0 billed paths."
+
+
+def test_a_mirror_storage_that_cannot_be_created_is_a_command_error(configured, settings, httpserver):
+    """purgemirror runs only the purge checks: the mirror's own (E004) do not stop it first."""
+    settings.STORAGES = {**settings.STORAGES, "mirror": {"BACKEND": "symlinkmirror.no_such_module.Storage"}}
+
+    with pytest.raises(CommandError) as caught:
+        purgemirror(str(configured))
+
+    assert str(caught.value) == (
+        "STORAGES['mirror'] cannot be created, so SYMLINKMIRROR_STATE_DIR cannot be checked to lie outside the "
+        "mirror: Could not find backend 'symlinkmirror.no_such_module.Storage': No module named "
+        "'symlinkmirror.no_such_module'."
+    )
+    assert httpserver.log == []

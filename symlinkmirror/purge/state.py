@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.exceptions import ImproperlyConfigured
+from django.core.files.storage import InvalidStorageError, storages
 
 from .. import conf
 from ..paths import is_within
@@ -37,7 +38,14 @@ def state_dir() -> Path | None:
     if not isinstance(value, str | os.PathLike) or not os.fspath(value):
         raise PurgeError(f"SYMLINKMIRROR_STATE_DIR must be a folder's path, not {value!r}.")
     folder = os.path.realpath(os.path.abspath(os.fspath(value)))
-    mirror = mirror_location()
+    try:
+        mirror = mirror_location()
+    except (ImproperlyConfigured, InvalidStorageError, ImportError, TypeError) as exc:
+        # purgemirror runs only the purge checks, so check_mirror's E004 has not stopped it.
+        raise PurgeError(
+            f"STORAGES[{conf.get('STORAGE')!r}] cannot be created, so SYMLINKMIRROR_STATE_DIR cannot be checked "
+            f"to lie outside the mirror: {exc}."
+        ) from exc
     if mirror is not None and is_within(folder, mirror):
         raise PurgeError(
             f"SYMLINKMIRROR_STATE_DIR '{folder}' lies inside the mirror location '{mirror}': "
