@@ -350,3 +350,13 @@ def test_a_mirror_storage_that_cannot_be_created_is_a_command_error(configured, 
         "'symlinkmirror.no_such_module'."
     )
     assert httpserver.log == []
+
+
+def test_a_list_saved_with_a_byte_order_mark_purges_its_first_url(configured, httpserver):
+    """Windows editors and PowerShell 5 start UTF-8 files with U+FEFF, which made absolute named another URL."""
+    httpserver.expect_request(f"/client/v4/zones/{ZONE}/purge_cache").respond_with_json(SUCCESS)
+    configured.write_text("/media/0.jpg\n/media/1.jpg\n", encoding="utf-8-sig")
+
+    purgemirror(str(configured))
+
+    assert files_sent(httpserver) == [["https://cdn.example.com/media/0.jpg", "https://cdn.example.com/media/1.jpg"]]

@@ -82,10 +82,12 @@ class Command(BaseCommand):
             raise CommandError(failure_message(report, folder))
 
     def read_urls(self, file: str) -> list[str]:
+        # Without a byte order mark (Windows editors write one), which would
+        # otherwise become part of the first URL, and purge another.
         try:
             if file == "-":
-                return sys.stdin.read().splitlines()
-            with open(file, encoding="utf-8") as handle:
+                return sys.stdin.read().removeprefix("\ufeff").splitlines()
+            with open(file, encoding="utf-8-sig") as handle:
                 return handle.read().splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             reason = getattr(exc, "strerror", None) or str(exc)
