@@ -12,7 +12,7 @@ from django.core.files.storage import InvalidStorageError, storages  # noqa: F40
 
 from . import conf
 from .paths import LINK_STYLES, is_within
-from .walk import Source
+from .sources import Source
 
 BACKEND = "symlinkmirror.storage.SymlinkOrCopyStorage"
 

@@ -75,9 +75,14 @@ def same_mtime(copy_ns: int, source_ns: int) -> bool:
     return copy_ns % 1_000_000_000 == 0 and abs(copy_ns - source_ns) < 2_000_000_000
 
 
+def fresh_temp_base() -> str:
+    """A fresh temporary name, tagged with our pid, to stage an entry beside its final name."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}"
+
+
 def temp_name(directory: str) -> str:
-    """A fresh temporary path beside the final entry, tagged with our pid."""
-    return os.path.join(directory, f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(6)}")
+    """A fresh temporary path in directory."""
+    return os.path.join(directory, fresh_temp_base())
 
 
 def is_temp_name(name: str) -> bool:

@@ -1,464 +1,436 @@
-"""Walk a source storage and the matching mirror directories side by side.
+"""Pairs (source entry, mirror entry) directory by directory, with an explicit stack: no recursion.
 
-The walk yields one event per source file (paired with the mirror entry of
-the same name), per source entry it will not mirror, and per mirror entry
-that has no source. It holds one directory listing per level at a time, so
-memory grows with the depth and the widest directory, not with the tree.
+Memory holds the listings of the directories waiting on the stack, never the
+whole tree, plus the identity of each directory walked: a directory reached
+through symlinks is mirrored once per source, the other paths to it reported.
 """
 
 from __future__ import annotations
 
 import errno
-import fnmatch
 import os
-import re
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
+from .entries import Directory, NotADirectoryInMirror, is_temp
+from .lock import LOCK_NAME
+from .pairs import MirrorEntry, Pair, SourceEntry
+from .paths import containing_root, is_within
+from .sources import Source, compile_patterns, uses_fast_path
+from .vocab import EntryKind, Role, SkipReason
 
-from .paths import containing_root, is_temp_name, is_within, same_mtime
+Key = tuple[int, int]  # (st_dev, st_ino) of a directory
+Row = tuple[str, str, Any]  # (name, listing kind, DirEntry, stat or None)
 
-LOCK_NAME = ".symlinkmirror.lock"
-
-# Reasons a source entry is skipped rather than mirrored.
-ESCAPING, SPECIAL, LOOP, BROKEN, UNREADABLE = "escaping", "special", "loop", "broken", "unreadable"
-ABSENT = "absent"  # the source root itself does not exist
-
-
-@dataclass(frozen=True)
-class Source:
-    """A storage whose files appear in the mirror under prefix."""
-
-    name: str
-    storage: Storage
-    prefix: str = ""
-
-    def mirror_name(self, name: str) -> str:
-        return f"{self.prefix}/{name}" if self.prefix and name else (self.prefix or name)
-
-    @property
-    def local_root(self) -> str | None:
-        """The storage's directory on disk, or None for a storage without paths."""
-        if isinstance(self.storage, InMemoryStorage):
-            return None  # its path() names a file under MEDIA_ROOT, but its files live in memory
-        if isinstance(self.storage, FileSystemStorage) and not self.storage.base_location:
-            # abspath("") is the current directory: never mirror that by accident.
-            raise ImproperlyConfigured(
-                f"The source {self.name!r} has no location: set MEDIA_ROOT or STATIC_ROOT, "
-                "or the storage's 'location' OPTION, or leave it out of SYMLINKMIRROR_SOURCES."
-            )
-        try:
-            return self.storage.path("")
-        except NotImplementedError:
-            return None
+_STALE = "The directory was replaced while it was being mirrored"
 
 
-@dataclass(eq=False, slots=True)
-class Item:
-    """One source file and the mirror entry at its name (None when absent)."""
-
-    source: Source
-    name: str
-    real_path: str | None  # None: the storage has no local paths
-    wants_link: bool
-    entry: os.DirEntry[str] | None
-    _stat: os.stat_result | None = field(default=None, repr=False)
-
-    @property
-    def mirror_name(self) -> str:
-        return self.source.mirror_name(self.name)
-
-    def stat(self) -> tuple[int, int]:
-        """(size, mtime_ns) of the source file."""
-        if self.real_path is not None:
-            if self._stat is None:
-                self._stat = os.stat(self.real_path)
-            return self._stat.st_size, self._stat.st_mtime_ns
-        storage = self.source.storage
-        modified = storage.get_modified_time(self.name)
-        return storage.size(self.name), int(modified.timestamp() * 1_000_000) * 1000
-
-    def source_inode(self) -> tuple[int, int]:
-        assert self.real_path is not None
-        if self._stat is None:
-            self._stat = os.stat(self.real_path)
-        return self._stat.st_dev, self._stat.st_ino
-
-    def open(self) -> Any:
-        return self.source.storage.open(self.name, "rb")
+@dataclass(slots=True)
+class _Frame:
+    rel: str  # the directory's name in the source ('' for its root)
+    real: str | None  # its resolved path, None for a storage without local paths
+    expect: Key | None  # its identity when its parent was listed
+    directory: Directory  # the mirror directory of the same name
+    listed: bool  # the mirror holds a real directory there, to list
+    ancestors: frozenset[Key]
+    pair: Pair | None  # its own pair, yielded once the source is listed
+    role: Role | None = None  # set: a mirror-only directory (an orphan's, a kept one's)
+    leave: bool = False  # yield pair after the contents: an orphan directory, deleted last
 
 
-@dataclass(eq=False)
-class Skipped:
-    """A source entry that is not mirrored, and why."""
-
-    source: Source
-    name: str
-    reason: str  # ESCAPING, SPECIAL, LOOP, BROKEN or UNREADABLE
-    detail: str
-    entry: os.DirEntry[str] | None = None  # the mirror entry at its name, if any
-
-    @property
-    def mirror_name(self) -> str:
-        return self.source.mirror_name(self.name)
-
-
-@dataclass(eq=False)
-class Orphan:
-    """A mirror entry whose name the source does not have."""
-
-    source: Source
-    mirror_name: str
-    entry: os.DirEntry[str]
-
-
-@dataclass(eq=False)
-class Kept:
-    """A mirror entry at an ignored source name: collect leaves it, the audit still looks inside."""
-
-    source: Source
-    mirror_name: str
-    entry: os.DirEntry[str]
-
-
-@dataclass(eq=False)
-class Blocked:
-    """A mirror entry that is not a real directory where the source has one."""
-
-    source: Source
-    mirror_name: str
-    entry: os.DirEntry[str]
-
-
-@dataclass(eq=False, slots=True)
-class Unchanged:
-    """A source file whose mirror entry is already what it should be."""
-
-    source: Source
-    name: str
-
-    @property
-    def mirror_name(self) -> str:
-        return self.source.mirror_name(self.name)
-
-
-@dataclass(eq=False)
-class UnchangedCount:
-    """How many files of one directory were unchanged, when they are not listed one by one."""
-
-    source: Source
-    count: int
-
-
-@dataclass(eq=False)
-class TempFile:
-    """A temporary entry left in the mirror, and whether its owner still runs."""
-
-    mirror_name: str
-    path: str
-
-
-Event = Item | Unchanged | UnchangedCount | Skipped | Orphan | Kept | Blocked | TempFile
-
-
-def reserved_prefixes(source: Source, prefixes: set[str]) -> frozenset[str]:
-    """The other sources' prefixes inside this source's: its walk must leave them alone."""
-    return frozenset(
-        p for p in prefixes if p != source.prefix and (not source.prefix or p.startswith(source.prefix + "/"))
-    )
-
-
-def compile_patterns(patterns: list[str]) -> re.Pattern[str] | None:
-    """One regex matching what any of collectstatic's fnmatchcase() patterns matches."""
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{fnmatch.translate(pattern)})" for pattern in patterns))
-
-
-def uses_fast_path(storage: Storage) -> bool:
-    """A FileSystemStorage whose listdir and path are Django's own can be scanned directly."""
-    cls = type(storage)
-    return (
-        isinstance(storage, FileSystemStorage)
-        and cls.listdir is FileSystemStorage.listdir
-        and cls.path is FileSystemStorage.path
-    )
-
-
-class Walker:
-    """Pairs one source's files with the mirror's entries, directory by directory."""
+class Walk:
+    """One source's pairs, in name order within each directory, each directory's pair before its contents."""
 
     def __init__(
         self,
         source: Source,
-        mirror_root: str | None,
-        link_roots: tuple[str, ...],
+        root: Directory,
         *,
+        link_roots: tuple[str, ...],
+        trusted: tuple[str, ...] = (),
         ignore_patterns: list[str] | None = None,
         follow_external: bool = False,
         reserved: frozenset[str] = frozenset(),
+        descend_orphans: bool = False,
+        against_empty: bool = False,
         fast: bool | None = None,
-        settle: tuple[str, bool] | None = None,
-        report_unchanged: bool = True,
     ) -> None:
-        """settle=(link_style, checksum) lets the walk settle unchanged entries itself.
-
-        An entry that is already the wanted link, or a copy with the source's size
-        and mtime, then costs one readlink or two stats and no Item: it is
-        yielded as Unchanged, or only counted in self.unchanged (and reported
-        per directory as UnchangedCount) when report_unchanged is False. Every
-        other entry is yielded as an Item for compare() to judge.
-        """
         self.source = source
-        self.settle_style = None
-        if settle is not None and settle[0] != "hard":
-            self.settle_style = settle[0]
-            self.settle_copies = not settle[1]  # --checksum: copies need their bytes compared
-        self.report_unchanged = report_unchanged
-        self.unchanged = 0
-        self.mirror_root = mirror_root  # resolved; None walks the source as against an empty mirror
-        self.link_roots = link_roots  # resolved
-        self.ignore_patterns = ignore_patterns or []
-        self._ignored = compile_patterns(self.ignore_patterns)
+        self.root = root
+        self.link_roots = link_roots  # resolved: files inside are linked
+        self.trusted = trusted or link_roots  # resolved: source links may lead inside
+        self._ignored = compile_patterns(ignore_patterns or [])
         self.follow_external = follow_external
-        self.reserved = reserved  # mirror names that belong to other sources
+        self.reserved = reserved  # mirror names of other sources
+        self.descend_orphans = descend_orphans  # look inside orphan and kept directories, entry by entry
+        self.against_empty = against_empty  # a dry run of --clear: walk as if the mirror were empty
         local_root = source.local_root
         self.real_root = os.path.realpath(local_root) if local_root is not None else None
         self.fast = uses_fast_path(source.storage) if fast is None else fast
         if self.real_root is None:
             self.fast = False
+        self._visited: set[Key] = set()
+        self._deferred: deque[tuple[str, str, Key, frozenset[Key]]] = deque()
 
-    def __iter__(self) -> Iterator[Event]:
-        mirror_dir = (
-            os.path.join(self.mirror_root, self.source.prefix)
-            if self.source.prefix and self.mirror_root is not None
-            else self.mirror_root
-        )
+    def __iter__(self) -> Iterator[Pair]:
+        start = yield from self._prefix()
+        if start is None:
+            return
+        stack = [start]
+        while stack or self._deferred:
+            if not stack:
+                frame = yield from self._undefer()
+                if frame is not None:
+                    stack.append(frame)
+                continue
+            frame = stack.pop()
+            if frame.leave:
+                assert frame.pair is not None
+                yield frame.pair
+            elif frame.role is not None:
+                yield from self._mirror_only(frame, stack)
+            else:
+                yield from self._directory(frame, stack)
+
+    # The source's own directory, reached through its prefix.
+
+    def _prefix(self) -> Generator[Pair, None, _Frame | None]:
+        directory, exists = self.root, not self.against_empty
+        parts = self.source.prefix.split("/") if self.source.prefix else []
+        pair = None
+        for i, part in enumerate(parts):
+            name = "/".join(parts[: i + 1])
+            dst = lookup(directory, part) if exists else None
+            pair = Pair(self.source, name, SourceEntry(EntryKind.DIRECTORY), dst, directory=directory)
+            if i < len(parts) - 1:
+                yield pair  # a file or a link where a directory of the path belongs is cleared first
+            directory = directory.child(part)
+            exists = dst is not None and dst.kind is EntryKind.DIRECTORY
         if self.real_root is None:
-            yield from self._walk("", None, mirror_dir, frozenset())
-            return
+            return _Frame("", None, None, directory, exists, frozenset(), pair)
         try:
-            root_stat = os.stat(self.real_root)
+            st = os.stat(self.real_root)
         except FileNotFoundError:
-            # A fresh site: nothing uploaded or collected yet. Nothing to mirror,
-            # and nothing to delete either.
-            yield Skipped(self.source, "", ABSENT, f"the source directory '{self.real_root}' does not exist")
-            return
+            # A fresh site: nothing uploaded or collected yet. Nothing to mirror, nothing to delete.
+            detail = f"the source directory '{self.real_root}' does not exist"
+            yield self._root_pair(pair, SourceEntry(EntryKind.DIRECTORY, skip=SkipReason.ABSENT, detail=detail))
+            return None
         except OSError as exc:
-            yield Skipped(self.source, "", UNREADABLE, _reason(exc))
-            return
-        yield from self._walk("", self.real_root, mirror_dir, frozenset({(root_stat.st_dev, root_stat.st_ino)}))
+            yield self._root_pair(pair, SourceEntry(EntryKind.DIRECTORY, error=exc.strerror or str(exc)))
+            return None
+        key = (st.st_dev, st.st_ino)
+        return _Frame("", self.real_root, key, directory, exists, frozenset({key}), pair)
 
-    # One directory.
+    def _root_pair(self, pair: Pair | None, src: SourceEntry) -> Pair:
+        if pair is None:
+            return Pair(self.source, "", src, None, directory=self.root)
+        pair.src = src
+        return pair
 
-    def _walk(
-        self,
-        rel_dir: str,
-        real_dir: str | None,
-        mirror_dir: str | None,
-        ancestors: frozenset[tuple[int, int]],
-        expect: tuple[int, int] | None = None,
-    ) -> Iterator[Event]:
-        """One directory; expect is the (st_dev, st_ino) it had when its parent was listed."""
-        fd = None
+    # A source directory and its mirror directory, side by side.
+
+    def _directory(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair]:
+        holder = None
         try:
-            if self.fast and real_dir is not None:
-                fd = _open_directory(real_dir, expect)
-            elif real_dir is not None and expect is not None:
-                _check_directory(real_dir, expect)
-            listing = self._list_source(rel_dir, real_dir, fd)
-        except OSError as exc:
-            if fd is not None:
-                os.close(fd)
-            yield Skipped(self.source, rel_dir, UNREADABLE, _reason(exc))
+            if self.fast:
+                assert frame.real is not None
+                holder = _Descriptor(_open_source_directory(frame.real, frame.expect))
+            elif frame.real is not None and frame.expect is not None:
+                _check_directory(frame.real, frame.expect)
+            listing = self._list_source(frame, holder)
+        except Exception as exc:  # any storage's: the directory fails, nothing of it is deleted
+            if frame.pair is not None:
+                frame.pair.src = SourceEntry(EntryKind.DIRECTORY, error=_reason(exc))
+                yield frame.pair
+            else:
+                yield Pair(self.source, self.source.prefix, SourceEntry(error=_reason(exc)), None)
             return
-        try:
-            yield from self._walk_listing(rel_dir, real_dir, mirror_dir, ancestors, listing)
-        finally:
-            if fd is not None:
-                os.close(fd)
+        if frame.expect is not None:
+            self._visited.add(frame.expect)
+        if frame.pair is not None:
+            yield frame.pair
+        mirror = list_mirror(frame.directory) if frame.listed else {}
+        yield from self._contents(frame, listing, mirror, stack, holder)
 
-    def _walk_listing(
+    def _contents(
         self,
-        rel_dir: str,
-        real_dir: str | None,
-        mirror_dir: str | None,
-        ancestors: frozenset[tuple[int, int]],
-        listing: list[tuple[str, str, Any]],
-    ) -> Iterator[Event]:
-        mirror_entries = _list_mirror(mirror_dir)
+        frame: _Frame,
+        listing: list[Row],
+        mirror: dict[str, MirrorEntry],
+        stack: list[_Frame],
+        holder: _Descriptor | None,
+    ) -> Iterator[Pair]:
         present: set[str] = set()
-        dir_wants_link = real_dir is not None and containing_root(real_dir, self.link_roots) is not None
-        subdirs: list[tuple[str, str | None, frozenset[tuple[int, int]], tuple[int, int] | None]] = []
+        subdirs: list[_Frame] = []
+        wants_link = frame.real is not None and containing_root(frame.real, self.link_roots) is not None
         ignored = self._ignored
-        settle = self.settle_style is not None and real_dir is not None and mirror_dir is not None
-        if settle:
-            assert real_dir is not None and mirror_dir is not None
-            # What a wanted link holds, but for the file's name: computed once per directory.
-            if not dir_wants_link:
-                link_prefix = None
-            elif self.settle_style == "relative":
-                link_prefix = os.path.join(os.path.relpath(real_dir, mirror_dir), "")
-            else:
-                link_prefix = os.path.join(real_dir, "")
-            settle_copies = not dir_wants_link and self.settle_copies
-            unchanged = 0
-
         for name, kind, node in listing:
-            rel = f"{rel_dir}/{name}" if rel_dir else name
-            if ignored is not None and (ignored.match(name) or (kind != "dir" and rel_dir and ignored.match(rel))):
+            rel = f"{frame.rel}/{name}" if frame.rel else name
+            mirror_name = self.source.mirror_name(rel)
+            if ignored is not None and (ignored.match(name) or (kind != "dir" and frame.rel and ignored.match(rel))):
                 present.add(name)  # ignored names keep their mirror entries
-                if name in mirror_entries:
-                    yield Kept(self.source, self.source.mirror_name(rel), mirror_entries[name])
+                if name in mirror:
+                    yield from self._kept(frame, name, mirror_name, mirror[name], stack)
                 continue
-            if kind == "dir":
-                present.add(name)
-                key = _identity(node)
-                sub_real = None if real_dir is None else os.path.join(real_dir, name)
-                subdirs.append((name, sub_real, ancestors if key is None else ancestors | {key}, key))
-                continue
+            present.add(name)
+            dst = mirror.get(name)
             if kind == "file":
-                present.add(name)
-                entry = mirror_entries.get(name)
-                if settle and entry is not None:
-                    if link_prefix is not None:
-                        if entry.is_symlink() and _readlink(entry.path) == link_prefix + name:
-                            unchanged += 1
-                            if self.report_unchanged:
-                                yield Unchanged(self.source, rel)
-                            continue
-                    elif settle_copies and entry.is_file(follow_symlinks=False):
-                        theirs, ours = _same_size_and_mtime(entry, node)
-                        if (
-                            theirs is not None
-                            and ours is not None
-                            and theirs[0] == ours[0]
-                            and same_mtime(theirs[1], ours[1])
-                        ):
-                            unchanged += 1
-                            if self.report_unchanged:
-                                yield Unchanged(self.source, rel)
-                            continue
-                real_path = None if real_dir is None else os.path.join(real_dir, name)
-                yield Item(self.source, rel, real_path, dir_wants_link, entry, _stat_of(node))
+                if dst is not None and dst.kind is EntryKind.DIRECTORY and self.descend_orphans:
+                    # A directory where the file belongs: its contents are orphans, then the file replaces it.
+                    src = self._file_entry(frame, name, rel, node, wants_link, holder)
+                    pair = Pair(self.source, mirror_name, src, dst, directory=frame.directory)
+                    child = frame.directory.child(name)
+                    stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
+                    stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.MANAGED))
+                    continue
+                src = self._file_entry(frame, name, rel, node, wants_link, holder)
+            elif kind == "dir":
+                subdirs.append(self._subframe(frame, name, rel, mirror_name, dst, node))
                 continue
-            if kind == "special":
-                yield Skipped(
-                    self.source, rel, SPECIAL, "a FIFO, socket or device, not a regular file", mirror_entries.get(name)
-                )
-                continue
-            if kind == "unsafe":
-                yield Skipped(
-                    self.source, rel, ESCAPING, "the storage lists it under a name that is not a plain file name"
-                )
-                continue
-            # kind == "link": follow it, but only where it is allowed to lead.
-            assert real_dir is not None
-            event = self._follow(rel, os.path.join(real_dir, name), ancestors, mirror_entries.get(name))
-            if isinstance(event, tuple):
-                present.add(name)
-                subdirs.append((name, event[0], event[1], event[2]))
+            elif kind == "link":
+                assert frame.real is not None
+                followed = self._follow(frame, rel, os.path.join(frame.real, name))
+                if followed is None:
+                    continue  # a directory: walked after every real directory, once
+                src = followed
             else:
-                if isinstance(event, Item):
-                    present.add(name)
-                elif event.reason == UNREADABLE:
-                    present.add(name)  # transient: keep what the mirror has
-                yield event
+                src = _SKIPS[kind]()
+                if kind == "unsafe":
+                    dst = None  # not a plain name: nothing in the mirror stands for it
+            yield Pair(self.source, mirror_name, src, dst, directory=frame.directory)
+        yield from self._orphans(frame, mirror, present, stack)
+        stack.extend(reversed(subdirs))
 
-        if settle and unchanged:
-            self.unchanged += unchanged
-            if not self.report_unchanged:
-                yield UnchangedCount(self.source, unchanged)
+    def _file_entry(
+        self, frame: _Frame, name: str, rel: str, node: Any, wants_link: bool, holder: _Descriptor | None
+    ) -> SourceEntry:
+        real = None if frame.real is None else os.path.join(frame.real, name)
+        st = node if isinstance(node, os.stat_result) else None
+        entry = node if st is None and node is not None else None
+        storage = self.source.storage
+        return SourceEntry(EntryKind.FILE, real, wants_link, st=st, node=entry, storage=storage, rel=rel, owner=holder)
 
-        for name, entry in mirror_entries.items():
-            if name in present or (not rel_dir and name == LOCK_NAME and not self.source.prefix):
+    def _subframe(
+        self, frame: _Frame, name: str, rel: str, mirror_name: str, dst: MirrorEntry | None, node: Any
+    ) -> _Frame:
+        key = _identity(node)
+        real = None if frame.real is None else os.path.join(frame.real, name)
+        pair = Pair(self.source, mirror_name, SourceEntry(EntryKind.DIRECTORY), dst, directory=frame.directory)
+        listed = dst is not None and dst.kind is EntryKind.DIRECTORY
+        ancestors = frame.ancestors if key is None else frame.ancestors | {key}
+        return _Frame(rel, real, key, frame.directory.child(name), listed, ancestors, pair)
+
+    def _kept(
+        self, frame: _Frame, name: str, mirror_name: str, dst: MirrorEntry, stack: list[_Frame]
+    ) -> Iterator[Pair]:
+        if dst.kind is EntryKind.DIRECTORY and self.descend_orphans:
+            child = frame.directory.child(name)
+            stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.KEPT))
+        else:
+            yield Pair(self.source, mirror_name, None, dst, directory=frame.directory, role=Role.KEPT)
+
+    def _orphans(
+        self, frame: _Frame, mirror: dict[str, MirrorEntry], present: set[str], stack: list[_Frame]
+    ) -> Iterator[Pair]:
+        for name, dst in sorted(mirror.items()):
+            if name in present or (not frame.rel and name == LOCK_NAME and not self.source.prefix):
                 continue
-            mirror_name = self.source.mirror_name(f"{rel_dir}/{name}" if rel_dir else name)
-            if is_temp_name(name):
-                yield TempFile(mirror_name, entry.path)
-            elif not self._is_reserved(mirror_name):
-                yield Orphan(self.source, mirror_name, entry)
+            mirror_name = self.source.mirror_name(f"{frame.rel}/{name}" if frame.rel else name)
+            if self._is_reserved(mirror_name):
+                continue
+            pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory)
+            if dst.kind is EntryKind.DIRECTORY and self.descend_orphans and not is_temp(name):
+                directory = frame.directory.child(name)
+                stack.append(_Frame(mirror_name, None, None, directory, True, frozenset(), pair, leave=True))
+                stack.append(_Frame(mirror_name, None, None, directory, True, frozenset(), None, Role.MANAGED))
+            else:
+                yield pair
 
-        for name, sub_real, sub_ancestors, sub_key in subdirs:
-            rel = f"{rel_dir}/{name}" if rel_dir else name
-            entry = mirror_entries.get(name)
-            sub_mirror = None if mirror_dir is None else os.path.join(mirror_dir, name)
-            if entry is not None and not entry.is_dir(follow_symlinks=False):
-                # A file, or a symlink (perhaps to a directory outside the
-                # mirror), where a real directory belongs: never look through it.
-                yield Blocked(self.source, self.source.mirror_name(rel), entry)
-                sub_mirror = None
-            elif entry is None:
-                sub_mirror = None
-            yield from self._walk(rel, sub_real, sub_mirror, sub_ancestors, sub_key)
-
-    def _follow(
-        self, rel: str, path: str, ancestors: frozenset[tuple[int, int]], entry: os.DirEntry[str] | None
-    ) -> Item | Skipped | tuple[str, frozenset[tuple[int, int]], tuple[int, int]]:
-        try:
-            target = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):  # ENOTDIR: the target path runs through a file
-            return Skipped(self.source, rel, BROKEN, "a symlink whose target does not exist", entry)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # a chain of links that never ends
-                return Skipped(self.source, rel, LOOP, "a symlink loop", entry)
-            return Skipped(self.source, rel, UNREADABLE, _reason(exc), entry)
-        real_path = os.path.realpath(path)
-        assert self.real_root is not None
-        if not self.follow_external and not is_within(real_path, self.real_root):
-            return Skipped(self.source, rel, ESCAPING, f"a symlink to '{real_path}', outside the source root", entry)
-        if stat.S_ISDIR(target.st_mode):
-            key = (target.st_dev, target.st_ino)
-            if key in ancestors:
-                return Skipped(self.source, rel, LOOP, "a symlink to one of its own parent directories", entry)
-            return real_path, ancestors | {key}, key
-        if not stat.S_ISREG(target.st_mode):
-            return Skipped(self.source, rel, SPECIAL, "a symlink to something that is not a regular file", entry)
-        wants_link = containing_root(real_path, self.link_roots) is not None
-        return Item(self.source, rel, real_path, wants_link, entry, target)
+    def _mirror_only(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair]:
+        """The entries of an orphan (or kept) directory: each its own pair, directories deleted after their contents."""
+        assert frame.role is not None
+        subdirs: list[_Frame] = []
+        for name, dst in sorted(list_mirror(frame.directory).items()):
+            mirror_name = f"{frame.rel}/{name}"
+            pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory, role=frame.role)
+            if dst.kind is not EntryKind.DIRECTORY or is_temp(name):
+                yield pair
+                continue
+            child = frame.directory.child(name)
+            subdirs.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, frame.role))
+            if frame.role is Role.MANAGED:
+                subdirs.append(_Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
+        stack.extend(reversed(subdirs))
 
     def _is_reserved(self, mirror_name: str) -> bool:
         return any(mirror_name == other or other.startswith(mirror_name + "/") for other in self.reserved)
 
+    # Source symlinks.
+
+    def _follow(self, frame: _Frame, rel: str, path: str) -> SourceEntry | None:
+        try:
+            target = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):  # ENOTDIR: the target path runs through a file
+            return SourceEntry(skip=SkipReason.BROKEN_LINK, detail="a symlink whose target does not exist")
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a chain of links that never ends
+                return SourceEntry(skip=SkipReason.LOOP, detail="a symlink loop")
+            return SourceEntry(error=_reason(exc))
+        real_path = os.path.realpath(path)
+        if not self._trusted(real_path):
+            detail = f"a symlink to '{real_path}', outside the source root and every trusted root"
+            return SourceEntry(skip=SkipReason.ESCAPING_LINK, detail=detail)
+        if stat.S_ISDIR(target.st_mode):
+            self._deferred.append((rel, real_path, (target.st_dev, target.st_ino), frame.ancestors))
+            return None
+        if not stat.S_ISREG(target.st_mode):
+            return SourceEntry(skip=SkipReason.SPECIAL, detail="a symlink to something that is not a regular file")
+        wants_link = containing_root(real_path, self.link_roots) is not None
+        return SourceEntry(EntryKind.FILE, real_path, wants_link, st=target)
+
+    def _trusted(self, real_path: str) -> bool:
+        """A link may lead inside its source root or inside a trusted root, or anywhere with --follow-external-links."""
+        assert self.real_root is not None
+        return (
+            self.follow_external
+            or is_within(real_path, self.real_root)
+            or containing_root(real_path, self.trusted) is not None
+        )
+
+    def _undefer(self) -> Generator[Pair, None, _Frame | None]:
+        """A symlinked directory, after every real one: walked unless its directory was walked already."""
+        rel, real_path, key, ancestors = self._deferred.popleft()
+        mirror_name = self.source.mirror_name(rel)
+        parent_rel, _, base = mirror_name.rpartition("/")
+        parent = self.root.descend(parent_rel)
+        dst = None if self.against_empty else lookup(parent, base)
+        if key in self._visited:
+            reason = SkipReason.LOOP if key in ancestors else SkipReason.DUPLICATE
+            detail = (
+                "a symlink to one of its own parent directories"
+                if reason is SkipReason.LOOP
+                else f"a symlink to '{real_path}', a directory mirrored at another name already"
+            )
+            yield Pair(
+                self.source,
+                mirror_name,
+                SourceEntry(EntryKind.DIRECTORY, skip=reason, detail=detail),
+                dst,
+                directory=parent,
+            )
+            return None
+        self._visited.add(key)
+        pair = Pair(self.source, mirror_name, SourceEntry(EntryKind.DIRECTORY), dst, directory=parent)
+        listed = dst is not None and dst.kind is EntryKind.DIRECTORY
+        return _Frame(rel, real_path, key, parent.child(base), listed, ancestors | {key}, pair)
+
     # Listing a source directory, three ways with one result.
 
-    def _list_source(self, rel_dir: str, real_dir: str | None, fd: int | None = None) -> list[tuple[str, str, Any]]:
-        """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special, unsafe; sorted by name."""
-        listing: list[tuple[str, str, Any]]
+    def _list_source(self, frame: _Frame, holder: _Descriptor | None) -> list[Row]:
+        """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special, unsafe, conflict; sorted by name."""
         if self.fast:
-            assert fd is not None
-            # Listed through the descriptor _walk checked, not by path again.
-            with os.scandir(fd) as entries:
+            assert holder is not None
+            with os.scandir(holder.fd) as entries:  # through the descriptor checked above, not by path again
                 listing = [(entry.name, _kind_of_entry(entry), entry) for entry in entries]
-        elif real_dir is not None:
-            try:
-                dirs, files = self.source.storage.listdir(rel_dir)
-            except OSError:
-                # FileSystemStorage.listdir follows every symlink and raises on
-                # a loop: list the names here, so one bad link is skipped and
-                # reported rather than the whole directory.
-                with os.scandir(real_dir) as entries:
-                    dirs, files = [], [entry.name for entry in entries]
-            listing = []
-            for name in [*dirs, *files]:
-                if not _plain_name(name):
-                    listing.append((name, "unsafe", None))
-                    continue
-                try:
-                    st = os.lstat(os.path.join(real_dir, name))
-                except FileNotFoundError:
-                    continue  # vanished between listing and looking
-                listing.append((name, _kind_of_mode(st.st_mode), st))
+        elif frame.real is not None:
+            listing = self._list_local(frame.rel, frame.real)
         else:
-            dirs, files = self.source.storage.listdir(rel_dir)
-            listing = [(name, "dir" if _plain_name(name) else "unsafe", None) for name in dirs]
-            listing += [(name, "file" if _plain_name(name) else "unsafe", None) for name in files]
+            listing = self._list_remote(frame.rel)
         listing.sort(key=lambda row: row[0])
         return listing
+
+    def _list_local(self, rel: str, real: str) -> list[Row]:
+        try:
+            dirs, files = self.source.storage.listdir(rel)
+        except OSError:
+            # FileSystemStorage.listdir follows every symlink and raises on a loop:
+            # list the names here, so one bad link is skipped, not the directory.
+            with os.scandir(real) as entries:
+                dirs, files = [], [entry.name for entry in entries]
+        listing: list[Row] = []
+        for name in dict.fromkeys([*dirs, *files]):
+            if not _plain_name(name):
+                listing.append((name, "unsafe", None))
+                continue
+            try:
+                st = os.lstat(os.path.join(real, name))
+            except FileNotFoundError:
+                continue  # vanished between listing and looking
+            listing.append((name, _kind_of_mode(st.st_mode), st))
+        return listing
+
+    def _list_remote(self, rel: str) -> list[Row]:
+        dirs, files = self.source.storage.listdir(rel)
+        listing: list[Row] = [(name, "dir" if _plain_name(name) else "unsafe", None) for name in dict.fromkeys(dirs)]
+        taken = set(dirs)
+        for name in dict.fromkeys(files):
+            # A key 'reports' beside 'reports/2024.pdf': the directory wins, deterministically.
+            kind = "unsafe" if not _plain_name(name) else "conflict" if name in taken else "file"
+            listing.append((name, kind, None))
+        return listing
+
+
+class _Descriptor:
+    """A source directory's descriptor, open while any DirEntry listed through it may still be stat()ed."""
+
+    __slots__ = ("fd",)
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def __del__(self) -> None:
+        os.close(self.fd)
+
+
+_SKIPS = {
+    "special": lambda: SourceEntry(skip=SkipReason.SPECIAL, detail="a FIFO, socket or device, not a regular file"),
+    "unsafe": lambda: SourceEntry(
+        skip=SkipReason.UNSAFE_NAME, detail="the storage lists it under a name that is not a plain file name"
+    ),
+    "conflict": lambda: SourceEntry(
+        skip=SkipReason.CONFLICT, detail="the storage lists a directory of the same name, which is mirrored instead"
+    ),
+}
+
+
+def lookup(directory: Directory, base: str) -> MirrorEntry | None:
+    """The mirror entry base in directory, or None."""
+    try:
+        st = os.stat(base, dir_fd=directory.fd(), follow_symlinks=False)
+    except (FileNotFoundError, NotADirectoryInMirror, NotADirectoryError):
+        return None
+    return MirrorEntry(_entry_kind(st.st_mode), base, directory, st=st)
+
+
+def list_mirror(directory: Directory) -> dict[str, MirrorEntry]:
+    try:
+        with os.scandir(directory.fd()) as entries:
+            return {entry.name: MirrorEntry(_mirror_kind(entry), entry.name, directory) for entry in entries}
+    except (FileNotFoundError, NotADirectoryInMirror, NotADirectoryError):
+        return {}  # gone, or swapped for a symlink: never listed through
+
+
+def _mirror_kind(entry: os.DirEntry[str]) -> EntryKind:
+    if entry.is_symlink():
+        return EntryKind.SYMLINK
+    if entry.is_dir(follow_symlinks=False):
+        return EntryKind.DIRECTORY
+    if entry.is_file(follow_symlinks=False):
+        return EntryKind.FILE
+    return EntryKind.SPECIAL
+
+
+def _entry_kind(mode: int) -> EntryKind:
+    if stat.S_ISLNK(mode):
+        return EntryKind.SYMLINK
+    if stat.S_ISDIR(mode):
+        return EntryKind.DIRECTORY
+    if stat.S_ISREG(mode):
+        return EntryKind.FILE
+    return EntryKind.SPECIAL
 
 
 def _plain_name(name: str) -> bool:
@@ -467,37 +439,18 @@ def _plain_name(name: str) -> bool:
     return name not in ("", ".", "..") and "/" not in name and "\x00" not in name
 
 
-def _list_mirror(mirror_dir: str | None) -> dict[str, os.DirEntry[str]]:
-    if mirror_dir is None:
-        return {}
-    try:
-        with os.scandir(mirror_dir) as entries:
-            return {entry.name: entry for entry in entries}
-    except (FileNotFoundError, NotADirectoryError):
-        return {}
+_KINDS = {EntryKind.SYMLINK: "link", EntryKind.DIRECTORY: "dir", EntryKind.FILE: "file", EntryKind.SPECIAL: "special"}
 
 
 def _kind_of_entry(entry: os.DirEntry[str]) -> str:
-    if entry.is_symlink():
-        return "link"
-    if entry.is_dir(follow_symlinks=False):
-        return "dir"
-    if entry.is_file(follow_symlinks=False):
-        return "file"
-    return "special"
+    return _KINDS[_mirror_kind(entry)]
 
 
 def _kind_of_mode(mode: int) -> str:
-    if stat.S_ISLNK(mode):
-        return "link"
-    if stat.S_ISDIR(mode):
-        return "dir"
-    if stat.S_ISREG(mode):
-        return "file"
-    return "special"
+    return _KINDS[_entry_kind(mode)]
 
 
-def _identity(node: Any) -> tuple[int, int] | None:
+def _identity(node: Any) -> Key | None:
     """(st_dev, st_ino) of a listed directory, to recognise it when the walk gets there."""
     if node is None:
         return None
@@ -505,53 +458,29 @@ def _identity(node: Any) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _open_directory(path: str, expect: tuple[int, int] | None) -> int:
+def _open_source_directory(path: str, expect: Key | None) -> int:
     """Open a source directory without following a symlink swapped in since it was listed."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0))
-    except (NotADirectoryError, OSError) as exc:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
         if expect is not None and exc.errno in (errno.ENOTDIR, errno.ELOOP):  # now a symlink or a file
-            raise OSError(errno.ESTALE, "The directory was replaced while it was being mirrored", path) from exc
+            raise OSError(errno.ESTALE, _STALE, path) from exc
         raise
     if expect is not None:
         st = os.fstat(fd)
         if (st.st_dev, st.st_ino) != expect:
             os.close(fd)
-            raise OSError(errno.ESTALE, "The directory was replaced while it was being mirrored", path)
+            raise OSError(errno.ESTALE, _STALE, path)
     return fd
 
 
-def _check_directory(path: str, expect: tuple[int, int]) -> None:
-    st = os.lstat(path)
+def _check_directory(path: str, expect: Key) -> None:
+    st = os.stat(path)  # a symlinked directory is walked through its link, checked against its target
     if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) != expect:
-        raise OSError(errno.ESTALE, "The directory was replaced while it was being mirrored", path)
+        raise OSError(errno.ESTALE, _STALE, path)
 
 
-def _stat_of(node: Any) -> os.stat_result | None:
-    if node is None:
-        return None
-    if isinstance(node, os.stat_result):
-        return node
-    return None  # a DirEntry: stat lazily, only when the comparison needs it
-
-
-def _readlink(path: str) -> str | None:
-    try:
-        return os.readlink(path)
-    except OSError:
-        return None  # replaced meanwhile: let compare() look again
-
-
-def _same_size_and_mtime(entry: os.DirEntry[str], node: Any) -> tuple[Any, Any]:
-    """(size, mtime_ns) of the mirror copy and of the source file; (None, None) on any error."""
-    try:
-        theirs = entry.stat(follow_symlinks=False)
-        # A regular source file: an lstat result already, or its DirEntry's.
-        ours = node if isinstance(node, os.stat_result) else node.stat(follow_symlinks=False)
-    except OSError:
-        return None, None  # vanished meanwhile: let compare() look again and report it
-    return (theirs.st_size, theirs.st_mtime_ns), (ours.st_size, ours.st_mtime_ns)
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__

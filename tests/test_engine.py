@@ -10,10 +10,12 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
-from symlinkmirror import audit, engine
+from symlinkmirror import engine
+from symlinkmirror.lock import LOCK_NAME
 from symlinkmirror.paths import TEMP_PREFIX
+from symlinkmirror.sources import Source
 from symlinkmirror.storage import SymlinkOrCopyStorage
-from symlinkmirror.walk import LOCK_NAME, Source
+from symlinkmirror.vocab import Outcome
 
 
 @dataclass
@@ -55,7 +57,7 @@ def site(tmp_path) -> Site:
 def collect(site: Site, **options):
     """Run collect() and return (report, messages)."""
     events = []
-    report = engine.collect(site.sources, site.mirror, on_event=events.append, **options)
+    report = engine.collect(site.sources, site.mirror, engine.Options(**options), on_event=events.append)
     return report, [event.message for event in events]
 
 
@@ -175,6 +177,7 @@ def test_delete_removes_only_the_entries_whose_source_is_gone(site):
     assert [m for m in messages if m.startswith("Deleting")] == [
         "Deleting 'media/.hidden'",
         "Deleting 'media/old/x.txt'",
+        "Deleting 'media/old'",
         "Deleting 'static/app.js'",
     ]
     assert not os.path.lexists(site.mirror_dir / "media" / ".hidden")
@@ -183,7 +186,7 @@ def test_delete_removes_only_the_entries_whose_source_is_gone(site):
     assert (site.mirror_dir / "media" / "kept~").read_text() == "an ignored name"
     assert (site.mirror_dir / "other" / "y.txt").read_text() == "not a source's"
     assert (site.mirror_dir / LOCK_NAME).exists()
-    assert report.totals["deleted"] == 3
+    assert report.totals["deleted"] == 4
 
 
 def test_delete_keeps_the_entries_of_a_source_nested_in_another_ones_prefix(tmp_path):
@@ -362,6 +365,7 @@ def test_dry_run_reports_what_would_change_and_touches_nothing(site):
         "Skipping 'media/photos/b.jpg' (not modified)",
         "Skipping 'static/app.css' (not modified)",
         "Pretending to copy 'static/new.css'",
+        f"Pretending to remove leftover temporary file 'static/{TEMP_PREFIX}999999999-abc'",
         "Pretending to delete 'static/app.js'",
     ]
     assert report.summary() == (
@@ -435,7 +439,8 @@ def test_follow_external_copies_a_symlink_that_leaves_its_root(site, tmp_path):
     followed_report, followed = collect(site, follow_external=True)
 
     assert (
-        skipped[1] == f"Skipping 'media/x' (a symlink to '{site.real(elsewhere / 'x.txt')}', outside the source root)"
+        skipped[1]
+        == f"Skipping 'media/x' (a symlink to '{site.real(elsewhere / 'x.txt')}', outside the source root and every trusted root)"
     )
     assert skipped_report.totals["skipped"] == 1
     assert followed[1] == "Copying 'media/x'"
@@ -447,15 +452,31 @@ def test_follow_external_copies_a_symlink_that_leaves_its_root(site, tmp_path):
 
 def test_a_symlink_inside_the_source_root_is_linked_to_its_real_file(site):
     (site.media / "alias.txt").symlink_to("a.txt")
+    (site.media / "gallery").symlink_to(site.static, target_is_directory=True)
+
+    _report, messages = collect(site, follow_external=True)
+
+    assert messages[:3] == ["Linking 'media/a.txt'", "Linking 'media/alias.txt'", "Linking 'media/photos/b.jpg'"]
+    assert "Copying 'media/gallery/app.css'" in messages
+    assert os.readlink(site.mirror_dir / "media" / "alias.txt") == site.real(site.media / "a.txt")
+    assert (site.mirror_dir / "media" / "gallery").is_dir()
+    assert not (site.mirror_dir / "media" / "gallery").is_symlink()
+
+
+def test_a_directory_reached_through_symlinks_is_mirrored_once_and_the_other_paths_reported(site):
     (site.media / "album").symlink_to("photos", target_is_directory=True)
 
-    _report, messages = collect(site)
+    report, messages = collect(site)
 
-    assert messages[:3] == ["Linking 'media/a.txt'", "Linking 'media/alias.txt'", "Linking 'media/album/b.jpg'"]
-    assert os.readlink(site.mirror_dir / "media" / "alias.txt") == site.real(site.media / "a.txt")
-    assert (site.mirror_dir / "media" / "album").is_dir()
-    assert not (site.mirror_dir / "media" / "album").is_symlink()
-    assert os.readlink(site.mirror_dir / "media" / "album" / "b.jpg") == site.real(site.media / "photos" / "b.jpg")
+    assert messages == [
+        "Linking 'media/a.txt'",
+        "Linking 'media/photos/b.jpg'",
+        f"Skipping 'media/album' (a symlink to '{site.real(site.media / 'photos')}', a directory mirrored at another name already)",
+        "Copying 'static/app.css'",
+        "Copying 'static/app.js'",
+    ]
+    assert report.totals["skipped"] == 1
+    assert not os.path.lexists(site.mirror_dir / "media" / "album")
 
 
 def test_special_files_and_dangling_links_are_skipped(site):
@@ -637,7 +658,7 @@ def test_a_symlinked_prefix_directory_is_unlinked_never_followed(site, symlinked
     report, messages = collect(site, delete=True)
 
     assert messages[:3] == [
-        "Deleting 'media' (in the way of the source's mirror directory)",
+        "Deleting 'media' (in the way of a source directory)",
         "Linking 'media/a.txt'",
         "Linking 'media/photos/b.jpg'",
     ]
@@ -652,7 +673,7 @@ def test_a_dry_run_neither_removes_nor_looks_through_a_symlinked_prefix(site, sy
     _report, messages = collect(site, dry_run=True, delete=True)
 
     assert messages[:3] == [
-        "Pretending to delete 'media' (in the way of the source's mirror directory)",
+        "Pretending to delete 'media' (in the way of a source directory)",
         "Pretending to link 'media/a.txt'",
         "Pretending to link 'media/photos/b.jpg'",
     ]
@@ -775,7 +796,7 @@ def test_file_event_messages(event, message):
 
 
 def test_only_changes_count_as_changed_urls():
-    changed = [engine.FileEvent(action, "m", "a").changed for action in (*engine.ACTIONS, "cleaned")]
+    changed = [engine.FileEvent(action, "m", "a").changed for action in Outcome]
 
     assert changed == [True, True, True, False, True, False, False, False]
 
@@ -791,7 +812,7 @@ def test_a_mirror_on_a_filesystem_without_symlinks_converges_to_copies(tmp_path,
     # FAT keeps coarse local-time stamps (FUSE's fusefat even shifts them), so
     # compare contents: what must not happen is a kind-mismatch run after run.
     second, _ = collect(site, checksum=True)
-    findings = audit.audit(site.sources, mirror, checksum=True)
+    findings = engine.verify(site.sources, mirror, engine.Options(checksum=True))
 
     assert first.summary() == "0 files linked, 4 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."
     assert second.summary() == "0 files linked, 0 copied, 0 replaced, 4 unmodified, 0 deleted, 0 skipped, 0 failed."

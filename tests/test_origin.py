@@ -236,7 +236,7 @@ def test_escaping_link_is_reported_before_it_is_served_and_never_served_after_fi
         ("escaping-link", "media/key.txt"),
         ("escaping-link", "media/docs/guide.pdf"),
     ]
-    assert fixed.getvalue().splitlines() == ["Fixed 2 of 2 findings.", "2 files checked: the mirror is clean."]
+    assert fixed.getvalue().splitlines()[-2:] == ["Fixed 2 of 2 findings.", "2 files checked: the mirror is clean."]
     assert responses[0][0] == 404
     assert responses[1] == (200, b"%PDF guide")
     assert all(b"PRIVATE KEY" not in body for _status, body in responses)

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from symlinkmirror import engine
-from symlinkmirror.audit import Finding
+from symlinkmirror.report import Finding
 from tests.conftest import manage_env
 
 MANAGE = Path(__file__).resolve().parent.parent / "manage.py"
@@ -38,7 +38,7 @@ def verify_failing(*args: str) -> tuple[list[str], str, CommandError]:
 
 
 def collect(**options) -> engine.Report:
-    return engine.collect(engine.configured_sources(), engine.mirror_storage(), **options)
+    return engine.collect(engine.configured_sources(), engine.mirror_storage(), engine.Options(**options))
 
 
 @pytest.fixture
@@ -113,13 +113,13 @@ def wrong_target(t) -> Case:
 
 def escaping_link(t) -> Case:
     relink(t.mirror / "media" / "a.txt", t.secret)
-    detail = f"a symlink to '{t.secret.resolve()}', outside every symlink_within root"
+    detail = f"a symlink to '{t.secret.resolve()}', outside every trusted root"
     return one("escaping-link", "media", "media/a.txt", detail)
 
 
 def escaping_orphan_link(t) -> Case:
     (t.mirror / "static" / "passwd").symlink_to(t.secret)
-    detail = f"a symlink to '{t.secret.resolve()}', outside every symlink_within root"
+    detail = f"a symlink to '{t.secret.resolve()}', outside every trusted root"
     return one("escaping-link", "static", "static/passwd", detail)
 
 
@@ -201,7 +201,19 @@ def not_a_file_directory(t) -> Case:
     (t.mirror / "static" / "site.css").unlink()
     (t.mirror / "static" / "site.css").mkdir()
     (t.mirror / "static" / "site.css" / "inner.css").write_text("inner")
-    return one("not-a-file", "static", "static/site.css", "not a regular file or a link")
+    return Case(
+        findings=[
+            Finding("orphan", "static", "static/site.css/inner.css", "no source file has this name"),
+            Finding("not-a-file", "static", "static/site.css", "not a regular file or a link"),
+        ],
+        lines=[
+            "not-a-file (1):",
+            "  'static/site.css': not a regular file or a link",
+            "orphan (1):",
+            "  'static/site.css/inner.css': no source file has this name",
+            "3 files checked: 2 findings (1 not-a-file, 1 orphan).",
+        ],
+    )
 
 
 def not_a_file_where_a_directory_belongs(t) -> Case:
@@ -228,7 +240,7 @@ def temp_file(t) -> Case:
     writer.wait()
     name = f".symlinkmirror-tmp-{writer.pid}-5e3c0a"
     (t.mirror / "media" / "photos" / name).write_bytes(b"half a cop")
-    return one("temp-file", "", f"media/photos/{name}", "left by an interrupted run")
+    return one("temp-file", "media", f"media/photos/{name}", "left by an interrupted run")
 
 
 CASES = [
@@ -287,7 +299,9 @@ def test_fix_repairs_each_finding_and_the_mirror_audits_clean_after(tree, make):
 
     count = len(case.findings)
     findings = "finding" if count == 1 else "findings"
-    assert fixed == [f"Fixed {count} of {count} {findings}.", f"{case.checked} files checked: the mirror is clean."]
+    changes, summary = fixed[:-2], fixed[-2:]
+    assert changes  # --fix lists what it changed
+    assert summary == [f"Fixed {count} of {count} {findings}.", f"{case.checked} files checked: the mirror is clean."]
     assert after == [f"{case.checked} files checked: the mirror is clean."]
 
 
@@ -331,7 +345,7 @@ def test_findings_are_grouped_in_report_order(tree):
 
     assert lines == [
         "escaping-link (1):",
-        f"  'static/passwd': a symlink to '{tree.secret.resolve()}', outside every symlink_within root",
+        f"  'static/passwd': a symlink to '{tree.secret.resolve()}', outside every trusted root",
         "missing (1):",
         "  'media/a.txt': the source file has no mirror entry",
         "orphan (1):",
@@ -370,7 +384,7 @@ def test_verbosity_2_lists_every_finding_and_the_skipped_entries(seven_missing, 
     assert lines == [
         "missing (7):",
         *(f"  'media/f{n}.txt': the source file has no mirror entry" for n in range(7)),
-        f"Skipped 'media/z.txt' (a symlink to '{(tmp_path / 'elsewhere.txt').resolve()}', outside the source root)",
+        f"Skipped 'media/z.txt' (a symlink to '{(tmp_path / 'elsewhere.txt').resolve()}', outside the source root and every trusted root)",
         "7 files checked: 7 findings (7 missing).",
     ]
 
@@ -403,10 +417,10 @@ def test_json_is_one_full_document(tree):
     ]
     assert document["skipped"] == [
         {
-            "category": "escaping",
+            "category": "escaping-link",
             "source": "media",
             "name": "media/ext.txt",
-            "detail": f"a symlink to '{tree.secret.resolve()}', outside the source root",
+            "detail": f"a symlink to '{tree.secret.resolve()}', outside the source root and every trusted root",
         }
     ]
     assert error.returncode == 1
@@ -466,7 +480,7 @@ def test_fix_with_source_repairs_only_that_source(tree):
     fixed, _err = verify("--source", "static", "--fix")
     lines, _err, _error = verify_failing()
 
-    assert fixed == ["Fixed 1 of 1 finding.", "1 file checked: the mirror is clean."]
+    assert fixed == ["Linking 'static/site.css'", "Fixed 1 of 1 finding.", "1 file checked: the mirror is clean."]
     assert lines[:2] == ["missing (1):", "  'media/a.txt': the source file has no mirror entry"]
 
 
@@ -487,7 +501,13 @@ def test_fix_unlinks_a_symlinked_source_directory_without_writing_through_it(tre
 
     lines, err = verify("--fix")
 
-    assert lines == ["Fixed 2 of 2 findings.", "3 files checked: the mirror is clean."]
+    assert lines == [
+        "Linking 'media/a.txt'",
+        "Deleting 'static' (in the way of a source directory)",
+        "Linking 'static/site.css'",
+        "Fixed 3 of 3 findings.",
+        "3 files checked: the mirror is clean.",
+    ]
     assert err == ""
     assert (tree.mirror / "static").is_dir() and not (tree.mirror / "static").is_symlink()
     assert os.listdir(tree.secret.parent) == ["passwd"]
@@ -554,13 +574,15 @@ def test_fix_cannot_repair_an_unreadable_source_directory_and_exits_non_zero(pri
     result = run_without_root_file_access(["verifymirror", "--fix"], private_directory)
 
     assert result.stdout.splitlines() == [
+        "Linking 'media/a.txt'",
+        "Linking 'static/site.css'",
         "Fixed 2 of 3 findings.",
         "unreadable (1):",
         "  'media/private': Permission denied",
         "2 files checked: 1 finding (1 unreadable).",
     ]
     assert result.stderr.splitlines() == [
-        "Could not fix 'media/private' (media): Permission denied",
+        "Failed 'media/private': Permission denied",
         "CommandError: The mirror has 1 finding(s).",
     ]
     assert result.returncode == 1
@@ -579,11 +601,15 @@ def test_an_escaping_link_outside_every_source_prefix_is_found_and_fixed(tree):
 
     assert lines == [
         "escaping-link (1):",
-        f"  'renditions/leak.txt': a symlink to '{tree.secret}', outside every symlink_within root",
+        f"  'renditions/leak.txt': a symlink to '{tree.secret}', outside every trusted root",
         "3 files checked: 1 finding (1 escaping-link).",
     ]
     assert error.returncode == 1
-    assert fixed == ["Fixed 1 of 1 finding.", "3 files checked: the mirror is clean."]
+    assert fixed == [
+        f"Deleting 'renditions/leak.txt' (a symlink to '{tree.secret}', outside every trusted root)",
+        "Fixed 1 of 1 finding.",
+        "3 files checked: the mirror is clean.",
+    ]
     assert not os.path.lexists(tree.mirror / "renditions" / "leak.txt")
     assert tree.secret.read_text() == "root:x:0:0"
 
@@ -625,7 +651,7 @@ def test_unmanaged_findings_carry_their_own_source_name_in_json(tree):
             "category": "escaping-link",
             "source": "(unmanaged)",
             "name": "top.txt",
-            "detail": f"a symlink to '{tree.secret}', outside every symlink_within root",
+            "detail": f"a symlink to '{tree.secret}', outside every trusted root",
         }
     ]
 

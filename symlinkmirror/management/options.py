@@ -1,17 +1,21 @@
-"""Options and progress output shared by collectmirror and verifymirror."""
+"""Options, progress output and the --changed-urls file, shared by collectmirror and verifymirror."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+import tempfile
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from ..engine import DEFAULT_IGNORE_PATTERNS, MirrorError, configured_sources, mirror_storage
-from ..paths import LINK_STYLES
+from .. import conf
+from ..engine import DEFAULT_IGNORE_PATTERNS, MirrorError, Options, configured_sources, mirror_storage
+from ..sources import Source
 from ..storage import SymlinkOrCopyStorage
-from ..walk import Source
+from ..vocab import LinkStyle
 
 
 def add_walk_arguments(parser: CommandParser) -> None:
@@ -45,11 +49,11 @@ def add_walk_arguments(parser: CommandParser) -> None:
     parser.add_argument(
         "--follow-external-links",
         action="store_true",
-        help="Mirror source files that are symlinks to paths outside their source root (skipped by default).",
+        help="Mirror source files that are symlinks to paths outside their source root and every trusted root (skipped by default).",
     )
     parser.add_argument(
         "--link-style",
-        choices=LINK_STYLES,
+        choices=[str(style) for style in LinkStyle],
         help="Override the mirror storage's link_style for this run.",
     )
     parser.add_argument(
@@ -60,11 +64,34 @@ def add_walk_arguments(parser: CommandParser) -> None:
     )
 
 
+def add_changed_urls_argument(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--changed-urls",
+        metavar="FILE",
+        help=(
+            "Write the URL of every entry created, replaced or deleted to FILE, one a line, for a CDN purge "
+            "(with --dry-run: every URL that would change)."
+        ),
+    )
+
+
 def ignore_patterns(options: dict[str, Any]) -> list[str]:
     patterns = list(options["ignore_patterns"])
     if options["use_default_ignore_patterns"]:
         patterns += DEFAULT_IGNORE_PATTERNS
     return list(dict.fromkeys(patterns))
+
+
+def run_options(options: dict[str, Any], **extra: Any) -> Options:
+    """The engine's Options from a command's parsed options."""
+    return Options(
+        checksum=options["checksum"],
+        ignore_patterns=tuple(ignore_patterns(options)),
+        follow_external=options["follow_external_links"],
+        link_style=options["link_style"],
+        keep_prefixes=tuple(spec["prefix"] for spec in conf.sources().values()),
+        **extra,
+    )
 
 
 def resolve(options: dict[str, Any]) -> tuple[list[Source], SymlinkOrCopyStorage]:
@@ -80,3 +107,38 @@ def progress_bar(command: BaseCommand, verbosity: int, description: str) -> tqdm
     stream = getattr(command.stderr, "_out", sys.stderr)
     visible = verbosity >= 1 and hasattr(stream, "isatty") and stream.isatty()
     return tqdm(desc=description, unit=" files", file=stream, disable=not visible, leave=False, dynamic_ncols=True)
+
+
+class ChangedUrls:
+    """The --changed-urls file: one URL a line, published whole or not at all."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        handle, self.tmp = tempfile.mkstemp(prefix=".changed-urls-", dir=os.path.dirname(self.path))
+        self.file = os.fdopen(handle, "w", encoding="utf-8")
+
+    @classmethod
+    def open(cls, path: str | None) -> ChangedUrls | None:
+        if not path:
+            return None
+        try:
+            return cls(path)
+        except OSError as exc:
+            raise CommandError(f"Cannot write --changed-urls '{path}': {exc.strerror}.") from exc
+
+    def write(self, text: str) -> None:
+        self.file.write(text)
+
+    def publish(self) -> None:
+        try:
+            self.file.close()
+            os.chmod(self.tmp, 0o644)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self.discard()
+            raise CommandError(f"Cannot write --changed-urls '{self.path}': {exc.strerror}.") from exc
+
+    def discard(self) -> None:
+        self.file.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.tmp)

@@ -13,10 +13,11 @@ from pathlib import Path
 from django.contrib.staticfiles.storage import StaticFilesStorage
 from django.core.files.storage import FileSystemStorage
 
-from symlinkmirror import audit, engine
+from symlinkmirror import engine
+from symlinkmirror.lock import LOCK_NAME
 from symlinkmirror.paths import TEMP_PREFIX
+from symlinkmirror.sources import Source
 from symlinkmirror.storage import SymlinkOrCopyStorage
-from symlinkmirror.walk import LOCK_NAME, Source
 from tests.conftest import manage_env, sqlite_database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -78,12 +79,12 @@ def make_big_tree(media: Path, *, dirs: int, per_dir: int = 200) -> None:
 
 def collect(site: Site, **options) -> tuple[engine.Report, list[engine.FileEvent]]:
     events: list[engine.FileEvent] = []
-    report = engine.collect(site.sources, site.mirror, on_event=events.append, **options)
+    report = engine.collect(site.sources, site.mirror, engine.Options(**options), on_event=events.append)
     return report, events
 
 
-def audit_site(site: Site, **options) -> audit.Audit:
-    return audit.audit(site.sources, site.mirror, **options)
+def audit_site(site: Site, **options) -> engine.Verification:
+    return engine.verify(site.sources, site.mirror, engine.Options(**options))
 
 
 def messages(events: list[engine.FileEvent]) -> list[str]:

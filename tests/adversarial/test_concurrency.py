@@ -9,8 +9,8 @@ import time
 
 from django.core.files.base import ContentFile
 
+from symlinkmirror.lock import LOCK_NAME
 from symlinkmirror.storage import SymlinkOrCopyStorage
-from symlinkmirror.walk import LOCK_NAME
 
 from .helpers import (
     REPO,

@@ -11,9 +11,9 @@ from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from symlinkmirror.audit import Finding
+from symlinkmirror.lock import LOCK_NAME
+from symlinkmirror.report import Finding
 from symlinkmirror.storage import SymlinkOrCopyStorage
-from symlinkmirror.walk import LOCK_NAME
 
 from .helpers import (
     audit_site,
@@ -68,13 +68,13 @@ def test_link_planted_at_an_entry_name_is_replaced_never_written_through(site, o
             "escaping-link",
             "media",
             "media/photos/a.jpg",
-            f"a symlink to '{secret}', outside every symlink_within root",
+            f"a symlink to '{secret}', outside every trusted root",
         ),
         Finding(
             "escaping-link",
             "static",
             "static/css/app.css",
-            f"a symlink to '{secret}', outside every symlink_within root",
+            f"a symlink to '{secret}', outside every trusted root",
         ),
     ]
     assert messages(events) == [
@@ -101,7 +101,7 @@ def test_verifymirror_reports_a_planted_link(mirror_in_tmp_path, outside):
     assert raised.value.returncode == 1
     assert out.getvalue().splitlines() == [
         "escaping-link (1):",
-        f"  'static/app.css': a symlink to '{outside / 'secret.txt'}', outside every symlink_within root",
+        f"  'static/app.css': a symlink to '{outside / 'secret.txt'}', outside every trusted root",
         "1 file checked: 1 finding (1 escaping-link).",
     ]
 
@@ -157,7 +157,7 @@ def test_symlinked_source_prefix_in_the_mirror_is_reported_then_replaced_never_f
     assert Finding("escaping-link", "static", "static", "a symlinked directory leading outside the mirror") in (
         found.findings
     )
-    assert "Deleting 'static' (in the way of the source's mirror directory)" in messages(events)
+    assert "Deleting 'static' (in the way of a source directory)" in messages(events)
     assert report.errors == []
     assert snapshot(outside) == before
     assert files_only(mirror_tree(site.mirror_dir)) == expected_tree(site)
@@ -184,8 +184,7 @@ def test_directory_symlink_loops_in_a_source_terminate_and_are_reported(site, so
 
     skipped = sorted(message for message in messages(events) if message.startswith(f"Skipping '{source}/"))
     assert skipped == [
-        f"Skipping '{source}/alias/deep/upup' (a symlink to one of its own parent directories)",
-        f"Skipping '{source}/alias/up' (a symlink to one of its own parent directories)",
+        f"Skipping '{source}/alias' (a symlink to '{root / 'sub'}', a directory mirrored at another name already)",
         f"Skipping '{source}/ping' (a symlink loop)",
         f"Skipping '{source}/pong' (a symlink loop)",
         f"Skipping '{source}/self' (a symlink to one of its own parent directories)",
@@ -194,8 +193,8 @@ def test_directory_symlink_loops_in_a_source_terminate_and_are_reported(site, so
     ]
     assert report.errors == []
     assert os.path.exists(site.mirror_dir / source / "sub" / "deep" / "real.txt")
-    assert os.path.exists(site.mirror_dir / source / "alias" / "deep" / "real.txt")
-    assert {note.category for note in audit_site(site).notes} == {"loop"}
+    assert not os.path.lexists(site.mirror_dir / source / "alias")  # one directory, mirrored once
+    assert {note.category for note in audit_site(site).notes} == {"loop", "duplicate"}
 
 
 def plant_escaping_source_links(site, outside) -> None:
@@ -210,13 +209,14 @@ def test_source_symlinks_escaping_their_root_are_not_mirrored_by_default(site, o
     report, events = collect(site)
 
     assert sorted(message for message in messages(events) if message.startswith("Skipping")) == [
-        f"Skipping 'media/passwd' (a symlink to '{outside / 'secret.txt'}', outside the source root)",
-        f"Skipping 'static/from-media.jpg' (a symlink to '{site.media / 'photos' / 'a.jpg'}', outside the source root)",
-        f"Skipping 'static/outside-dir' (a symlink to '{outside}', outside the source root)",
+        f"Skipping 'media/passwd' (a symlink to '{outside / 'secret.txt'}', outside the source root and every trusted root)",
+        f"Skipping 'static/outside-dir' (a symlink to '{outside}', outside the source root and every trusted root)",
     ]
     assert report.errors == []
-    for name in ("media/passwd", "static/outside-dir", "static/from-media.jpg"):
+    for name in ("media/passwd", "static/outside-dir"):
         assert not os.path.lexists(site.mirror_dir / name)
+    # A chain of links ending inside a trusted root is trusted content: linked to the file it ends in.
+    assert os.readlink(site.mirror_dir / "static" / "from-media.jpg") == str(site.media / "photos" / "a.jpg")
     assert audit_site(site).clean
 
 
@@ -226,7 +226,7 @@ def test_source_symlinks_escaping_their_root_are_mirrored_on_request(site, outsi
     report, events = collect(site, follow_external=True)
 
     assert report.errors == []
-    # The secret outside every symlink_within root is copied, never linked.
+    # The secret outside every trusted root is copied, never linked.
     assert (site.mirror_dir / "media" / "passwd").read_bytes() == b"root:x:0:0"
     assert not os.path.islink(site.mirror_dir / "media" / "passwd")
     assert os.readlink(site.mirror_dir / "static" / "from-media.jpg") == str(site.media / "photos" / "a.jpg")

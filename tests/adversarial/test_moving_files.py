@@ -114,7 +114,7 @@ def test_source_directory_deleted_while_the_run_is_inside_it(site):
         write(site.static / "sub" / f"{name}.css", f"{name} v2".encode())
     hook, _seen = when_mirrored({"static/sub/x.css": lambda: shutil.rmtree(site.static / "sub")})
 
-    report = engine.collect(site.sources, site.mirror, on_event=hook, delete=True)
+    report = engine.collect(site.sources, site.mirror, engine.Options(delete=True), on_event=hook)
 
     assert report.errors == [
         ("static", "static/sub/y.css", "No such file or directory"),

@@ -13,8 +13,8 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage
 
+from symlinkmirror.sources import Source
 from symlinkmirror.storage import SymlinkOrCopyStorage
-from symlinkmirror.walk import Source
 
 from .helpers import (
     audit_site,

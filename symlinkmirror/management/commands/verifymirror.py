@@ -1,4 +1,4 @@
-"""manage.py verifymirror: audit the mirror against its sources, and repair it with --fix."""
+"""manage.py verifymirror: the plan's findings for the mirror; --fix applies that same plan."""
 
 from __future__ import annotations
 
@@ -6,75 +6,74 @@ import json
 from typing import Any
 
 from django.core.checks import Tags
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ... import audit, conf, engine
+from ... import engine
 from ...paths import printable
-from ..options import add_walk_arguments, ignore_patterns, progress_bar, resolve
+from ...report import Report, Verification
+from ..options import add_changed_urls_argument, add_walk_arguments, progress_bar, resolve, run_options
+from ..publish import Publisher
 
 EXAMPLES = 5  # findings shown per category below -v 2
 
 
 class Command(BaseCommand):
     help = "Check that the mirror matches its sources; exit non-zero on any finding. --fix repairs them."
-    requires_system_checks = [Tags.files]  # where check_mirror is registered
+    requires_system_checks = [Tags.files]  # where the app's checks are registered
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         add_walk_arguments(parser)
         parser.add_argument(
             "--fix",
             action="store_true",
-            help="Repair what can be repaired through collectmirror's engine (which deletes orphans), then audit again.",
+            help="Apply the plan the findings come from (which deletes orphans), list each change, then verify again.",
         )
+        add_changed_urls_argument(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
+        if options["changed_urls"] and not options["fix"]:
+            raise CommandError("--changed-urls lists what --fix changes: pass --fix too, or leave it out.")
         sources, mirror = resolve(options)
-        walk_options = {
-            "checksum": options["checksum"],
-            "ignore_patterns": ignore_patterns(options),
-            "follow_external": options["follow_external_links"],
-            "link_style": options["link_style"],
-        }
-        keep_prefixes = tuple(spec["prefix"] for spec in conf.sources().values())
-        result = self.run_audit(sources, mirror, walk_options, verbosity, keep_prefixes)
-        fixed = None
+        chosen = run_options(options)
+        result = self.verify(sources, mirror, chosen, verbosity)
+        before, fixed = result, None
         if options["fix"] and not result.clean:
-            fix_options = engine.Options(keep_prefixes=keep_prefixes, **walk_options)
-            try:
-                fixed = audit.repair(sources, mirror, result, fix_options)
-            except engine.MirrorLocked as exc:
-                raise CommandError(str(exc), returncode=engine.LOCKED_EXIT_CODE) from exc
-            except engine.MirrorError as exc:
-                raise CommandError(str(exc)) from exc
-            before = result
-            result = self.run_audit(sources, mirror, walk_options, verbosity, keep_prefixes)
-            remaining = {(f.category, f.name) for f in result.findings}
-            repaired = [f for f in before.findings if (f.category, f.name) not in remaining]
+            publisher = Publisher(
+                self,
+                mirror,
+                verbosity=verbosity,
+                as_json=options["as_json"],
+                changed_urls=options["changed_urls"],
+                show_changes=True,
+            )
+            fixed = publisher.run(engine.repair, sources, chosen, "Repairing")
+            result = self.verify(sources, mirror, chosen, verbosity)
         if options["as_json"]:
-            document = result.as_dict()
-            if fixed is not None:
-                document["fixed"] = [finding.as_dict() for finding in repaired]
-                document["fix_errors"] = fixed.as_dict()["errors"]
-            self.stdout.write(json.dumps(document, indent=2))
+            self.stdout.write(json.dumps(document(before, result, fixed), indent=2))
         elif verbosity >= 1:
             if fixed is not None:
-                total = len(before.findings)
-                self.stdout.write(f"Fixed {len(repaired)} of {total} {'finding' if total == 1 else 'findings'}.")
-                for source, name, reason in fixed.errors:
-                    self.stderr.write(printable(f"Could not fix '{name}' ({source}): {reason}"))
+                self.write_fixed(before, result)
             self.write_human(result, verbosity)
         if not result.clean:
             raise CommandError(f"The mirror has {len(result.findings)} finding(s).", returncode=1)
 
-    def run_audit(self, sources, mirror, walk_options, verbosity, keep_prefixes) -> audit.Audit:
+    def verify(self, sources: Any, mirror: Any, chosen: engine.Options, verbosity: int) -> Verification:
         bar = progress_bar(self, verbosity, "Verifying")
         try:
-            return audit.audit(sources, mirror, on_progress=bar.update, keep_prefixes=keep_prefixes, **walk_options)
+            return engine.verify(sources, mirror, chosen, on_progress=bar.update)
+        except engine.MirrorError as exc:
+            raise CommandError(str(exc)) from exc
         finally:
             bar.close()
 
-    def write_human(self, result: audit.Audit, verbosity: int) -> None:
+    def write_fixed(self, before: Verification, after: Verification) -> None:
+        """The changes and failures were listed as they happened; then the count."""
+        total = len(before.findings)
+        repaired = len(repaired_findings(before, after))
+        self.stdout.write(f"Fixed {repaired} of {total} {'finding' if total == 1 else 'findings'}.")
+
+    def write_human(self, result: Verification, verbosity: int) -> None:
         for category, findings in result.by_category().items():
             self.stdout.write(f"{category} ({len(findings)}):")
             shown = findings if verbosity >= 2 else findings[:EXAMPLES]
@@ -86,3 +85,18 @@ class Command(BaseCommand):
             for note in result.notes:
                 self.stdout.write(printable(f"Skipped '{note.name}' ({note.detail})"))
         self.stdout.write(result.summary())
+
+
+def repaired_findings(before: Verification, after: Verification) -> list[Any]:
+    remaining = {(finding.category, finding.name) for finding in after.findings}
+    return [finding for finding in before.findings if (finding.category, finding.name) not in remaining]
+
+
+def document(before: Verification, after: Verification, fixed: Report | None) -> dict[str, Any]:
+    """--json: the (final) findings; with --fix, what was fixed and the repair's own report."""
+    result = after.as_dict()
+    if fixed is not None:
+        result["fixed"] = [finding.as_dict() for finding in repaired_findings(before, after)]
+        result["fix_errors"] = fixed.as_dict()["errors"]
+        result["fix"] = fixed.as_dict()
+    return result

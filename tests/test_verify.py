@@ -6,16 +6,18 @@ import subprocess
 
 import pytest
 
-from symlinkmirror import audit, engine
-from symlinkmirror.audit import Finding
+from symlinkmirror import engine
+from symlinkmirror.report import Finding
 
 
-def audit_mirror(**options) -> audit.Audit:
-    return audit.audit(engine.configured_sources(), engine.mirror_storage(), **options)
+def audit_mirror(on_file=None, **options) -> engine.Verification:
+    on_progress = None if on_file is None else (lambda _count: on_file())
+    sources, mirror = engine.configured_sources(), engine.mirror_storage()
+    return engine.verify(sources, mirror, engine.Options(**options), on_progress=on_progress)
 
 
 def collect(**options) -> engine.Report:
-    return engine.collect(engine.configured_sources(), engine.mirror_storage(), **options)
+    return engine.collect(engine.configured_sources(), engine.mirror_storage(), engine.Options(**options))
 
 
 def fix(**options) -> engine.Report:
@@ -44,7 +46,7 @@ def tree(mirror_in_tmp_path):
 
 @pytest.fixture
 def secret(tmp_path):
-    """A file outside every symlink_within root, as /etc/passwd would be."""
+    """A file outside every trusted root, as /etc/passwd would be."""
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "passwd").write_text("root:x:0:0")
@@ -85,7 +87,12 @@ def test_a_skipped_source_link_is_a_note_not_a_finding(tree, secret):
 
     assert result.clean
     assert result.notes == [
-        Finding("escaping", "media", "media/ext.txt", f"a symlink to '{secret.resolve()}', outside the source root")
+        Finding(
+            "escaping-link",
+            "media",
+            "media/ext.txt",
+            f"a symlink to '{secret.resolve()}', outside the source root and every trusted root",
+        )
     ]
 
 
@@ -150,7 +157,7 @@ def test_orphan_file_is_found_and_deleted_by_the_fix(tree):
     assert audit_mirror().clean
 
 
-def test_orphan_directory_is_one_finding_and_is_removed_whole(tree):
+def test_an_orphan_directory_is_a_finding_per_entry_and_is_removed_contents_first(tree):
     old = tree.mirror / "static" / "old"
     old.mkdir()
     (old / "x.css").write_text("x")
@@ -159,8 +166,12 @@ def test_orphan_directory_is_one_finding_and_is_removed_whole(tree):
     result = audit_mirror()
     report = fix()
 
-    assert result.findings == [Finding("orphan", "static", "static/old", "no source file has this name")]
-    assert report.totals["deleted"] == 2
+    assert result.findings == [
+        Finding("orphan", "static", "static/old/x.css", "no source file has this name"),
+        Finding("orphan", "static", "static/old/y.css", "no source file has this name"),
+        Finding("orphan", "static", "static/old", "no source file has this name"),
+    ]
+    assert report.totals["deleted"] == 3
     assert not old.exists()
     assert audit_mirror().clean
 
@@ -220,7 +231,7 @@ def test_escaping_link_at_a_source_name_is_found_and_replaced(tree, secret, rela
             "escaping-link",
             "media",
             "media/a.txt",
-            f"a symlink to '{secret.resolve()}', outside every symlink_within root",
+            f"a symlink to '{secret.resolve()}', outside every trusted root",
         )
     ]
     assert entry.read_text() == "alpha"
@@ -239,7 +250,7 @@ def test_orphan_link_outside_every_root_is_an_escaping_link_and_is_deleted(tree,
             "escaping-link",
             "media",
             "media/passwd",
-            f"a symlink to '{secret.resolve()}', outside every symlink_within root",
+            f"a symlink to '{secret.resolve()}', outside every trusted root",
         )
     ]
     assert not os.path.lexists(tree.mirror / "media" / "passwd")
@@ -265,7 +276,7 @@ def test_symlinked_directory_leading_outside_is_an_escaping_link_and_is_replaced
     assert audit_mirror().clean
 
 
-def test_symlinked_source_directory_is_an_escaping_link_and_is_not_looked_through(tree, secret):
+def test_symlinked_source_directory_is_an_escaping_link_and_its_files_are_missing(tree, secret):
     # The whole of media/ in the mirror leads outside: an origin would serve
     # everything there. The fix unlinks it, never writing through it.
     shutil.rmtree(tree.mirror / "media")
@@ -276,7 +287,9 @@ def test_symlinked_source_directory_is_an_escaping_link_and_is_not_looked_throug
     report = fix()
 
     assert result.findings == [
-        Finding("escaping-link", "media", "media", "a symlinked directory leading outside the mirror")
+        Finding("escaping-link", "media", "media", "a symlinked directory leading outside the mirror"),
+        Finding("missing", "media", "media/a.txt", "the source file has no mirror entry"),
+        Finding("missing", "media", "media/photos/b.jpg", "the source file has no mirror entry"),
     ]
     assert report.errors == []
     assert audit_mirror().clean
@@ -291,7 +304,10 @@ def test_source_directory_linked_inside_the_mirror_is_not_a_file(tree):
 
     result = audit_mirror()
 
-    assert result.findings == [Finding("not-a-file", "static", "static", "not a directory, where the source has one")]
+    assert result.findings == [
+        Finding("not-a-file", "static", "static", "not a directory, where the source has one"),
+        Finding("missing", "static", "static/site.css", "the source file has no mirror entry"),
+    ]
 
 
 # kind-mismatch
@@ -422,7 +438,10 @@ def test_directory_where_a_file_belongs_is_not_a_file_and_is_replaced(tree):
     result = audit_mirror()
     report = fix()
 
-    assert result.findings == [Finding("not-a-file", "media", "media/a.txt", "not a regular file or a link")]
+    assert result.findings == [
+        Finding("orphan", "media", "media/a.txt/inner.txt", "no source file has this name"),
+        Finding("not-a-file", "media", "media/a.txt", "not a regular file or a link"),
+    ]
     assert report.totals["deleted"] == 1
     assert entry.read_text() == "alpha"
     assert audit_mirror().clean
@@ -487,19 +506,21 @@ def test_temp_file_of_a_dead_writer_is_found_and_removed_by_the_fix(tree):
     result = audit_mirror()
     fix()
 
-    assert result.findings == [Finding("temp-file", "", f"media/photos/{leftover.name}", "left by an interrupted run")]
+    assert result.findings == [
+        Finding("temp-file", "media", f"media/photos/{leftover.name}", "left by an interrupted run")
+    ]
     assert not leftover.exists()
     assert audit_mirror().clean
 
 
-def test_temp_file_of_a_running_writer_is_found_and_left_alone(tree):
+def test_temp_file_of_a_running_writer_is_no_finding_and_is_left_alone(tree):
     live = tree.mirror / "media" / f".symlinkmirror-tmp-{os.getpid()}-0a1b2c"
     live.write_text("being written")
 
     result = audit_mirror()
     fix()
 
-    assert result.findings == [Finding("temp-file", "", f"media/{live.name}", "its writer is still running")]
+    assert result.clean  # a concurrent save() about to commit it: no reason to alert
     assert live.read_text() == "being written"
 
 
@@ -507,7 +528,7 @@ def test_temp_file_of_a_running_writer_is_found_and_left_alone(tree):
 
 
 def escaping(name: str, source: str, secret) -> Finding:
-    return Finding("escaping-link", source, name, f"a symlink to '{secret}', outside every symlink_within root")
+    return Finding("escaping-link", source, name, f"a symlink to '{secret}', outside every trusted root")
 
 
 def test_an_escaping_link_inside_an_orphan_directory_is_found_and_removed_by_repair(tree, secret):
@@ -515,11 +536,11 @@ def test_an_escaping_link_inside_an_orphan_directory_is_found_and_removed_by_rep
     (tree.mirror / "media" / "old" / "passwd.jpg").symlink_to(secret)
 
     result = audit_mirror()
-    audit.repair(engine.configured_sources(), engine.mirror_storage(), result, engine.Options())
+    engine.repair(engine.configured_sources(), engine.mirror_storage(), engine.Options())
 
     assert result.findings == [
-        Finding("orphan", "media", "media/old", "no source file has this name"),
         escaping("media/old/passwd.jpg", "media", secret),
+        Finding("orphan", "media", "media/old", "no source file has this name"),
     ]
     assert audit_mirror().clean
     assert secret.read_text() == "root:x:0:0"
@@ -534,8 +555,8 @@ def test_an_escaping_link_inside_a_directory_in_a_files_place_is_found(tree, sec
     result = audit_mirror()
 
     assert result.findings == [
-        Finding("not-a-file", "media", "media/a.txt", "not a regular file or a link"),
         escaping("media/a.txt/x.jpg", "media", secret),
+        Finding("not-a-file", "media", "media/a.txt", "not a regular file or a link"),
     ]
 
 
@@ -546,7 +567,7 @@ def test_an_escaping_link_under_an_ignored_name_is_found_and_unlinked_by_repair(
     (tree.mirror / "media" / ".git" / "HEAD").write_text("ref: main")
 
     result = audit_mirror()
-    audit.repair(engine.configured_sources(), engine.mirror_storage(), result, engine.Options())
+    engine.repair(engine.configured_sources(), engine.mirror_storage(), engine.Options())
 
     assert result.findings == [escaping("media/.git/config", "media", secret)]
     assert audit_mirror().clean

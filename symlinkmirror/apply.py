@@ -1,0 +1,225 @@
+"""Carry out the plan's steps on the mirror, relative to directory descriptors, in threads; return FileEvents."""
+
+from __future__ import annotations
+
+import collections
+import errno
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from . import entries
+from .entries import CANNOT_HARDLINK, CANNOT_SYMLINK, describe
+from .pairs import Pair
+from .plan import Rules, Step, wanted_target
+from .report import FileEvent
+from .storage import SymlinkOrCopyStorage
+from .vocab import Action, EntryKind, Made, Outcome, Verdict
+
+Events = list[FileEvent]
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
+
+
+class Applier:
+    """Does what each step says (or, in a dry run, says what it would do)."""
+
+    def __init__(self, mirror: SymlinkOrCopyStorage, rules: Rules, *, dry_run: bool = False) -> None:
+        self.mirror = mirror
+        self.rules = rules
+        self.dry_run = dry_run
+
+    def run(
+        self, pairs: Iterable[Pair], decide: Callable[[Pair], Step], finish: Callable[[Events], None], workers: int = 1
+    ) -> None:
+        """Plan and apply every pair, in walk order; files in workers threads, the rest in order, here."""
+        if workers <= 1:
+            for pair in pairs:
+                finish(self.apply(decide(pair)))
+            return
+        pending: collections.deque[Future[Events]] = collections.deque()
+        with ThreadPoolExecutor(workers) as pool:
+            for pair in pairs:
+                if _is_file(pair):
+                    pending.append(pool.submit(lambda p: self.apply(decide(p)), pair))
+                else:
+                    # A directory's step (clearing the way for its entries) is done before they are planned.
+                    done: Future[Events] = Future()
+                    done.set_result(self.apply(decide(pair)))
+                    pending.append(done)
+                while len(pending) > workers * 64:
+                    finish(pending.popleft().result())
+            while pending:
+                finish(pending.popleft().result())
+
+    def apply(self, step: Step) -> Events:
+        pair = step.pair
+        src = pair.src
+        events: Events = []
+        if src is not None and src.skip is not None:
+            events.append(self.event(Outcome.SKIPPED, step, src.detail))
+        try:
+            events += _HANDLERS[step.action](self, step)
+        except Exception as exc:  # any storage's: one entry fails, the run goes on
+            events.append(self.event(Outcome.FAILED, step, describe(exc)))
+        return events
+
+    def event(self, outcome: Outcome, step: Step, reason: str = "", *, name: str = "", made: Any = "") -> FileEvent:
+        pair = step.pair
+        return FileEvent(
+            outcome, pair.source.name, name or pair.name, reason, made, self.dry_run, step.verdict, pair.name
+        )
+
+    # One method per action.
+
+    def _none(self, step: Step) -> Events:
+        if step.verdict is Verdict.OK and _is_file(step.pair):
+            return [self.event(Outcome.UNMODIFIED, step)]
+        return []
+
+    def _fail(self, step: Step) -> Events:
+        return [self.event(Outcome.FAILED, step, step.detail)]
+
+    def _restamp(self, step: Step) -> Events:
+        pair = step.pair
+        if not self.dry_run:
+            assert pair.src is not None and pair.directory is not None
+            entries.stamp(pair.base, pair.directory.fd(), pair.src.stat()[1])
+        return [self.event(Outcome.UNMODIFIED, step)]
+
+    def _clean(self, step: Step) -> Events:
+        pair = step.pair
+        assert pair.directory is not None
+        if not self.dry_run:
+            try:
+                entries.remove(pair.base, pair.directory.fd(), lambda _name: None)
+            except FileNotFoundError:
+                return []
+        return [self.event(Outcome.CLEANED, step)]
+
+    def _delete(self, step: Step) -> Events:
+        pair = step.pair
+        reason = _delete_reason(step)
+        events: Events = []
+        assert pair.directory is not None
+        try:
+            was_directory = entries.remove(
+                pair.base,
+                pair.directory.fd(),
+                lambda name: events.append(self.event(Outcome.DELETED, step, reason, name=name)),
+                pair.name,
+                dry_run=self.dry_run,
+            )
+        except (FileNotFoundError, entries.NotADirectoryInMirror):
+            return events  # gone already, or its directory with it
+        if was_directory and not events and pair.src is None:
+            events.append(self.event(Outcome.DELETED, step, reason))  # an orphan directory, emptied first
+        return events
+
+    def _put(self, step: Step) -> Events:
+        pair = step.pair
+        events: Events = []
+        replace = step.action is Action.REPLACE
+        if step.verdict is Verdict.NOT_A_FILE and pair.dst is not None and pair.dst.kind is EntryKind.DIRECTORY:
+            events += self._delete(Step(pair, step.verdict, Action.DELETE, "a directory where a file belongs"))
+        if self.dry_run:
+            made = step.made
+        else:
+            assert pair.directory is not None
+            if len(os.fsencode(pair.directory.real)) + len(os.fsencode(pair.base)) + 1 >= PATH_MAX:
+                # Reachable relative to its directory, but no web server could open it by path.
+                raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), pair.name)
+            made = self._publish(step, pair.directory.fd(create=True), replace)
+        if replace:
+            events.append(self.event(Outcome.REPLACED, step, step.verdict, made=made))
+        else:
+            events.append(self.event(Outcome.COPIED if made is Made.COPY else Outcome.LINKED, step, made=made))
+        return events
+
+    def _publish(self, step: Step, dir_fd: int, replace: bool) -> Made:
+        """Make the entry: the link the step wants, or a copy where this filesystem cannot link."""
+        pair = step.pair
+        src = pair.src
+        assert src is not None
+        no_symlinks = step.made is Made.SYMLINK and self.mirror._symlinks_unsupported
+        if step.made is not Made.COPY and src.real_path is not None and not no_symlinks:
+            try:
+                return self._link(step, src.real_path, dir_fd, replace)
+            except OSError as exc:
+                cannot = CANNOT_HARDLINK if step.made is Made.HARDLINK else CANNOT_SYMLINK
+                if exc.errno not in cannot:
+                    raise
+                if step.made is Made.SYMLINK:
+                    self.mirror._no_symlinks(exc)
+        self._copy(pair, dir_fd, replace)
+        return Made.COPY
+
+    def _link(self, step: Step, real_path: str, dir_fd: int, replace: bool) -> Made:
+        # The walk listed it a moment ago: it may be gone, or be a directory
+        # now, whose link would publish every file in it (ignored ones too).
+        st = entries.require_regular_file(real_path)
+        pair = step.pair
+        if not replace:
+            try:
+                if step.made is Made.HARDLINK:
+                    entries.hardlink_new(real_path, pair.base, dir_fd)
+                else:
+                    entries.symlink_new(wanted_target(pair, self.rules.style), pair.base, dir_fd, st.st_mtime_ns)
+                return step.made  # type: ignore[return-value]
+            except FileExistsError:
+                pass  # made meanwhile: replace it
+        if step.made is Made.HARDLINK:
+            tmp = entries.stage_hardlink(real_path, dir_fd)
+        else:
+            tmp = entries.stage_symlink(wanted_target(pair, self.rules.style), dir_fd, st.st_mtime_ns)
+        _commit(tmp, pair.base, dir_fd, replace=True)
+        return step.made  # type: ignore[return-value]
+
+    def _copy(self, pair: Pair, dir_fd: int, replace: bool) -> None:
+        src = pair.src
+        assert src is not None
+        mtime_ns = src.stat()[1]
+        fpm = self.mirror.file_permissions_mode
+        if src.real_path is not None:
+            mode = entries.copy_mode(entries.require_regular_file(src.real_path).st_mode, fpm)
+            tmp = entries.stage_copy(dir_fd, real_source=src.real_path, mode=mode, mtime_ns=mtime_ns)
+        else:
+            with src.open() as content:
+                tmp = entries.stage_copy(dir_fd, content=content, mode=fpm, mtime_ns=mtime_ns)
+        _commit(tmp, pair.base, dir_fd, replace=replace)
+
+
+def _commit(tmp: str, base: str, dir_fd: int, *, replace: bool) -> None:
+    try:
+        try:
+            entries.commit(tmp, base, dir_fd, replace=replace)
+        except FileExistsError:
+            entries.commit(tmp, base, dir_fd, replace=True)  # made meanwhile: replace it
+    except BaseException:
+        entries.discard(tmp, dir_fd)
+        raise
+
+
+def _delete_reason(step: Step) -> str:
+    if step.detail in ("--clear", "a directory where a file belongs"):
+        return step.detail
+    pair = step.pair
+    if pair.src is not None and pair.src.kind is EntryKind.DIRECTORY and pair.src.skip is None:
+        return "in the way of a source directory"
+    return step.detail if step.verdict is Verdict.ESCAPING_LINK else ""
+
+
+def _is_file(pair: Pair) -> bool:
+    src = pair.src
+    return src is not None and src.kind is EntryKind.FILE and src.skip is None and src.error is None
+
+
+_HANDLERS: dict[Action, Callable[[Applier, Step], Events]] = {
+    Action.NONE: Applier._none,
+    Action.FAIL: Applier._fail,
+    Action.RESTAMP: Applier._restamp,
+    Action.CLEAN: Applier._clean,
+    Action.DELETE: Applier._delete,
+    Action.CREATE: Applier._put,
+    Action.REPLACE: Applier._put,
+}

@@ -1,0 +1,381 @@
+"""Mirror entries made, committed and removed relative to open directory descriptors, never through a symlink.
+
+The mirror is hostile ground: anyone who can write to it may swap a directory
+for a symlink, or a file for a FIFO, at any moment. Every operation here works
+on one name inside a directory held open by descriptor (openat, symlinkat,
+renameat, unlinkat), every directory is opened with O_NOFOLLOW, and every file
+opened for reading is opened with O_NONBLOCK and checked with fstat().
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .paths import TEMP_PREFIX, fresh_temp_base
+
+# One errno table for the package.
+CANNOT_SYMLINK = frozenset({errno.EPERM, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP})
+CANNOT_HARDLINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP})
+NO_PERMISSION_BITS = frozenset({errno.EPERM, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP})
+GONE = frozenset({errno.ENOENT, errno.ENOTDIR})
+NOT_A_DIRECTORY = frozenset({errno.ENOTDIR, errno.ELOOP})  # what O_DIRECTORY | O_NOFOLLOW says of a file or a link
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+CHUNK = 1 << 20
+
+_ENSURE_LOCK = threading.RLock()  # a directory opens its parent first
+
+
+class NotADirectoryInMirror(OSError):
+    """A mirror path component that is a symlink or a file: never written or listed through."""
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line reason for a per-file failure, from any storage's exception."""
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "No space left on device; the previous entry, if any, is unchanged."
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+def open_directory(name: str, dir_fd: int | None = None) -> int:
+    """Open a directory, refusing a symlink or a file at its name."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno in NOT_A_DIRECTORY:
+            raise NotADirectoryInMirror(errno.ENOTDIR, "Not a directory (or a symlink to one)", name) from None
+        raise
+
+
+def open_regular(name: str, dir_fd: int | None = None, *, follow: bool = True) -> tuple[int, os.stat_result]:
+    """Open a file to read without blocking on a FIFO, and check that it is a regular file."""
+    flags = READ_FLAGS if follow else READ_FLAGS | os.O_NOFOLLOW
+    fd = os.open(name, flags, dir_fd=dir_fd)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "Not a regular file", name)
+    return fd, st
+
+
+def make_directory(name: str, dir_fd: int, mode: int | None) -> int:
+    """Open the directory name inside dir_fd, creating it first when missing."""
+    try:
+        return open_directory(name, dir_fd)
+    except FileNotFoundError:
+        pass
+    with contextlib.suppress(FileExistsError):  # made meanwhile: opened below, which refuses a symlink or a file
+        os.mkdir(name, 0o777 if mode is None else mode, dir_fd=dir_fd)
+    fd = open_directory(name, dir_fd)
+    if mode is not None:
+        os.fchmod(fd, mode)  # as Django's safe_makedirs, whatever the umask
+    return fd
+
+
+class Directory:
+    """A mirror directory, opened by descriptor from its parent on first use and closed with the object.
+
+    Whoever uses fd keeps the Directory referenced, so the descriptor cannot be
+    closed (and its number reused) under it.
+    """
+
+    __slots__ = ("parent", "base", "real", "mode", "_fd", "__weakref__")
+
+    def __init__(self, parent: Directory | None, base: str, real: str, mode: int | None = None) -> None:
+        self.parent = parent
+        self.base = base  # the name in parent; for the root, its resolved path
+        self.real = real  # the resolved path it stands for
+        self.mode = mode  # directory_permissions_mode for the directories it creates
+        self._fd: int | None = None
+
+    def child(self, base: str) -> Directory:
+        return Directory(self, base, os.path.join(self.real, base), self.mode)
+
+    def fd(self, *, create: bool = False) -> int:
+        """The open descriptor; create=True makes the directory (and its parents) first when missing."""
+        if self._fd is not None:
+            return self._fd
+        with _ENSURE_LOCK:
+            if self._fd is None:
+                self._fd = self._open(create)
+        return self._fd
+
+    def _open(self, create: bool) -> int:
+        if self.parent is None:
+            if create:
+                os.makedirs(self.base, exist_ok=True)
+            return os.open(self.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        parent_fd = self.parent.fd(create=create) if self.parent._fd is None else self.parent._fd
+        if create:
+            return make_directory(self.base, parent_fd, self.mode)
+        return open_directory(self.base, parent_fd)
+
+    def descend(self, rel: str) -> Directory:
+        directory = self
+        for part in rel.split("/") if rel else ():
+            directory = directory.child(part)
+        return directory
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
+
+
+# Making entries.
+
+
+def symlink_new(target: str, base: str, dir_fd: int, mtime_ns: int | None = None) -> None:
+    """A new symlink; its own mtime records the version of the file it publishes."""
+    os.symlink(target, base, dir_fd=dir_fd)
+    if mtime_ns is not None:
+        stamp(base, dir_fd, mtime_ns)
+
+
+def hardlink_new(real_source: str, base: str, dir_fd: int) -> None:
+    os.link(real_source, base, dst_dir_fd=dir_fd, follow_symlinks=False)
+
+
+def stamp(base: str, dir_fd: int, mtime_ns: int) -> None:
+    """Set the mtime of the entry itself, never of what a symlink points to."""
+    os.utime(base, ns=(mtime_ns, mtime_ns), dir_fd=dir_fd, follow_symlinks=False)
+
+
+def stage_symlink(target: str, dir_fd: int, mtime_ns: int | None = None) -> str:
+    tmp = fresh_temp_base()
+    symlink_new(target, tmp, dir_fd, mtime_ns)
+    return tmp
+
+
+def stage_hardlink(real_source: str, dir_fd: int) -> str:
+    tmp = fresh_temp_base()
+    hardlink_new(real_source, tmp, dir_fd)
+    return tmp
+
+
+def stage_copy(
+    dir_fd: int,
+    *,
+    real_source: str | None = None,
+    content: Any = None,
+    mode: int | None = None,
+    mtime_ns: int | None = None,
+) -> str:
+    """A copy under a fresh temporary name in dir_fd, from a trusted file or from content's chunks.
+
+    A source rewritten while it was read is refused (EAGAIN), never published
+    with mixed bytes. mode, when given, is set on the copy whatever the umask.
+    """
+    tmp = fresh_temp_base()
+    fd = os.open(tmp, NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
+    try:
+        if real_source is not None:
+            _copy_from_path(real_source, fd)
+        else:
+            _copy_from_chunks(content, fd)
+        if mode is not None:
+            _chmod(fd, mode)
+        if mtime_ns is not None:
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+    except BaseException:
+        os.close(fd)
+        discard(tmp, dir_fd)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def _chmod(fd: int, mode: int) -> None:
+    try:
+        os.fchmod(fd, mode)
+    except OSError as exc:
+        if exc.errno not in NO_PERMISSION_BITS:  # FAT (through FUSE too) keeps none to set
+            raise
+
+
+def _copy_from_path(real_source: str, out_fd: int) -> None:
+    in_fd, before = open_regular(real_source)
+    try:
+        try:
+            # The kernel copies without passing the bytes through Python.
+            while os.sendfile(out_fd, in_fd, None, 1 << 24):
+                pass
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP) or os.lseek(out_fd, 0, os.SEEK_CUR):
+                raise
+            while chunk := os.read(in_fd, CHUNK):
+                os.write(out_fd, chunk)
+    finally:
+        os.close(in_fd)
+    after = os.stat(real_source)
+    if _version(after) != _version(before):
+        raise OSError(errno.EAGAIN, "The source file changed while it was being copied; run again to copy it")
+
+
+def _copy_from_chunks(content: Any, out_fd: int) -> None:
+    for chunk in content.chunks():
+        data = chunk.encode() if isinstance(chunk, str) else chunk
+        view = memoryview(data)
+        while view:
+            view = view[os.write(out_fd, view) :]
+
+
+def _version(st: os.stat_result) -> tuple[int, int, int, int]:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def commit(tmp: str, base: str, dir_fd: int, *, replace: bool) -> None:
+    """Rename a staged entry to its final name: atomically over what is there, or only where nothing is."""
+    if replace:
+        os.replace(tmp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        return
+    try:
+        # link() fails with EEXIST instead of clobbering: an atomic "rename unless taken".
+        os.link(tmp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno == errno.EEXIST:
+            raise FileExistsError(errno.EEXIST, "File exists", base) from None
+        if exc.errno not in CANNOT_HARDLINK:
+            raise
+        if lexists(base, dir_fd):  # no hard links here (FAT): check, then rename
+            raise FileExistsError(errno.EEXIST, "File exists", base) from None
+        os.replace(tmp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    else:
+        os.unlink(tmp, dir_fd=dir_fd)
+
+
+def discard(tmp: str, dir_fd: int) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dir_fd)
+
+
+def lexists(base: str, dir_fd: int) -> bool:
+    try:
+        os.stat(base, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+# Removing entries.
+
+
+def remove(
+    base: str, dir_fd: int, on_removed: Callable[[str], None], label: str = "", *, dry_run: bool = False
+) -> bool:
+    """Remove the entry base (a whole directory tree, entry by entry) without following any link.
+
+    on_removed receives the label-relative name of each non-directory removed
+    (dry_run: that would be). A directory swapped for a symlink meanwhile is
+    unlinked, never entered. Returns whether base was a directory.
+    """
+    label = label or base
+    st = os.stat(base, dir_fd=dir_fd, follow_symlinks=False)
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            top = open_directory(base, dir_fd)
+        except NotADirectoryInMirror:
+            pass  # swapped for a link or a file since the lstat: unlinked below
+        else:
+            _remove_tree(top, base, dir_fd, label, on_removed, dry_run)
+            return True
+    if not dry_run:
+        os.unlink(base, dir_fd=dir_fd)
+    on_removed(label)
+    return False
+
+
+def _remove_tree(
+    top: int, base: str, dir_fd: int, label: str, on_removed: Callable[[str], None], dry_run: bool
+) -> None:
+    # An explicit stack of (descriptor, its name in the parent, label, entries left): no recursion.
+    stack: list[tuple[int, str, str, list[str]]] = [(top, base, label, _names(top))]
+    try:
+        while stack:
+            fd, name, here, names = stack[-1]
+            if not names:
+                stack.pop()
+                os.close(fd)
+                if not dry_run:
+                    os.rmdir(name, dir_fd=stack[-1][0] if stack else dir_fd)
+                continue
+            child_name = names.pop()
+            child = f"{here}/{child_name}"
+            try:
+                sub = open_directory(child_name, fd)
+            except NotADirectoryInMirror:
+                _unlink_quietly(child_name, fd, child, on_removed, dry_run)
+                continue
+            except FileNotFoundError:
+                continue
+            stack.append((sub, child_name, child, _names(sub)))
+    finally:
+        for fd, *_rest in stack:
+            os.close(fd)
+
+
+def _names(fd: int) -> list[str]:
+    with os.scandir(fd) as entries:
+        return sorted((entry.name for entry in entries), reverse=True)
+
+
+def copy_mode(source_mode: int, file_permissions_mode: int | None) -> int:
+    """A published copy is never more permissive than its source (as cp -p): its bits, within file_permissions_mode."""
+    bits = stat.S_IMODE(source_mode) & 0o777
+    return bits if file_permissions_mode is None else bits & file_permissions_mode
+
+
+def require_regular_file(path: str) -> os.stat_result:
+    """The stat of path, which must still be a regular file: a link to a directory would publish it all."""
+    st = os.stat(path)  # FileNotFoundError when it has gone
+    if not stat.S_ISREG(st.st_mode):
+        raise OSError(errno.EINVAL, "The source is no longer a regular file", path)
+    return st
+
+
+def _unlink_quietly(name: str, dir_fd: int, label: str, on_removed: Callable[[str], None], dry_run: bool) -> None:
+    if not dry_run:
+        try:
+            os.unlink(name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return
+    on_removed(label)
+
+
+# Reading entries.
+
+
+def same_bytes(source: Any, base: str, dir_fd: int) -> bool:
+    """Byte-for-byte comparison of an open source file object with the mirror entry base.
+
+    No hash: comparing the bytes is both stronger (no collisions) and cheaper
+    than hashing both sides, and it stops at the first difference. The mirror
+    side is opened with O_NOFOLLOW and O_NONBLOCK: a FIFO swapped in raises.
+    """
+    fd, _st = open_regular(base, dir_fd, follow=False)
+    with os.fdopen(fd, "rb", buffering=0) as copy:
+        while True:
+            ours, theirs = source.read(CHUNK), copy.read(CHUNK)
+            if ours != theirs:
+                return False
+            if not ours:
+                return True
+
+
+def is_temp(base: str) -> bool:
+    return base.startswith(TEMP_PREFIX)

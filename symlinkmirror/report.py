@@ -1,0 +1,183 @@
+"""What a run tells its caller: FileEvent per entry, Report (counts, summary, --json), Finding per problem."""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from .paths import printable
+from .vocab import Made, Outcome, Verdict
+
+# Outcomes the summary counts, in its order.
+COUNTED = tuple(outcome for outcome in Outcome if outcome is not Outcome.CLEANED)
+CHANGES = frozenset({Outcome.LINKED, Outcome.COPIED, Outcome.REPLACED, Outcome.DELETED})
+
+
+class FileEvent(NamedTuple):
+    """One thing that happened (or, in a dry run, would happen) to one mirror entry."""
+
+    action: Outcome
+    source: str
+    name: str  # the mirror name
+    reason: str = ""
+    made: Made | str = ""
+    dry_run: bool = False
+    verdict: Verdict = Verdict.OK  # the plan's verdict on the step this event carries out
+    step: str = ""  # the step's mirror name: a deleted tree's files share their directory's
+
+    @property
+    def changed(self) -> bool:
+        """Whether the entry's URL now serves something else (a CDN purge is due)."""
+        return self.action in CHANGES
+
+    @property
+    def level(self) -> int:
+        """The verbosity that shows the message, as collectstatic's: creating at 2, deleting at 1."""
+        if self.action in (Outcome.DELETED, Outcome.SKIPPED, Outcome.FAILED):
+            return 1
+        return 1 if self.dry_run and self.action != Outcome.UNMODIFIED else 2
+
+    @property
+    def message(self) -> str:
+        return printable(_MESSAGES[self.action](self))  # a name may hold a newline or undecodable bytes
+
+
+def _verb(event: FileEvent) -> str:
+    return "copy" if event.made in ("", Made.COPY) else "link"
+
+
+def _created(event: FileEvent) -> str:
+    if event.dry_run:
+        return f"Pretending to {_verb(event)} '{event.name}'"
+    return f"{'Copying' if _verb(event) == 'copy' else 'Linking'} '{event.name}'"
+
+
+def _replaced(event: FileEvent) -> str:
+    text = "Pretending to replace" if event.dry_run else "Replacing"
+    return f"{text} '{event.name}' with a {_verb(event)} ({event.reason})"
+
+
+def _deleted(event: FileEvent) -> str:
+    text = f"Pretending to delete '{event.name}'" if event.dry_run else f"Deleting '{event.name}'"
+    return f"{text} ({event.reason})" if event.reason else text
+
+
+_MESSAGES = {
+    Outcome.LINKED: _created,
+    Outcome.COPIED: _created,
+    Outcome.REPLACED: _replaced,
+    Outcome.UNMODIFIED: lambda event: f"Skipping '{event.name}' (not modified)",
+    Outcome.DELETED: _deleted,
+    Outcome.SKIPPED: lambda event: f"Skipping '{event.name}' ({event.reason})",
+    Outcome.FAILED: lambda event: f"Failed '{event.name}': {event.reason}",
+    Outcome.CLEANED: lambda event: (
+        f"{'Pretending to remove' if event.dry_run else 'Removing'} leftover temporary file '{event.name}'"
+    ),
+}
+
+
+@dataclass
+class Report:
+    """What a collect() or repair() run did, per source and in total."""
+
+    dry_run: bool = False
+    counts: dict[str, collections.Counter[str]] = field(default_factory=dict)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)  # (source, name, reason)
+    duration: float = 0.0
+
+    def add(self, event: FileEvent) -> None:
+        if event.action is Outcome.CLEANED:
+            return
+        self.add_count(event.source, event.action)
+        if event.action is Outcome.FAILED:
+            self.errors.append((event.source, event.name, event.reason))
+
+    def add_count(self, source: str, action: Outcome, count: int = 1) -> None:
+        counts = self.counts.get(source)
+        if counts is None:
+            counts = self.counts[source] = collections.Counter()
+        counts[action] += count
+
+    @property
+    def totals(self) -> collections.Counter[str]:
+        total: collections.Counter[str] = collections.Counter()
+        for counts in self.counts.values():
+            total.update(counts)
+        return total
+
+    @property
+    def failed(self) -> int:
+        return self.totals[Outcome.FAILED]
+
+    def summary(self) -> str:
+        t = self.totals
+        text = (
+            f"{t['linked']} {'file' if t['linked'] == 1 else 'files'} linked, {t['copied']} copied, {t['replaced']} replaced, "
+            f"{t['unmodified']} unmodified, {t['deleted']} deleted, {t['skipped']} skipped, {t['failed']} failed."
+        )
+        return f"Dry run: {text}" if self.dry_run else text
+
+    def as_dict(self) -> dict[str, Any]:
+        totals = self.totals
+        return {
+            "dry_run": self.dry_run,
+            "totals": {str(action): totals[action] for action in COUNTED},
+            "sources": {name: {str(action): c[action] for action in COUNTED} for name, c in self.counts.items()},
+            "errors": [{"source": s, "name": n, "reason": r} for s, n, r in self.errors],
+            "duration": round(self.duration, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One step whose verdict is not ok (or, among notes, one source entry skipped on purpose)."""
+
+    category: str  # a Verdict, or a SkipReason for a note
+    source: str
+    name: str  # the mirror name
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"category": str(self.category), "source": self.source, "name": self.name, "detail": self.detail}
+
+
+@dataclass
+class Verification:
+    """Every finding of verify(), plus what the walk skipped on purpose (notes, not faults)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[Finding] = field(default_factory=list)
+    checked: int = 0
+    duration: float = 0.0
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def by_category(self) -> dict[str, list[Finding]]:
+        groups: dict[str, list[Finding]] = {str(verdict): [] for verdict in Verdict if verdict is not Verdict.OK}
+        for finding in self.findings:
+            groups.setdefault(finding.category, []).append(finding)
+        return {category: found for category, found in groups.items() if found}
+
+    def counts(self) -> dict[str, int]:
+        return dict(collections.Counter(str(finding.category) for finding in self.findings))
+
+    def summary(self) -> str:
+        checked = f"{self.checked} {'file' if self.checked == 1 else 'files'} checked"
+        if self.clean:
+            return f"{checked}: the mirror is clean."
+        parts = ", ".join(f"{len(found)} {category}" for category, found in self.by_category().items())
+        count = len(self.findings)
+        return f"{checked}: {count} {'finding' if count == 1 else 'findings'} ({parts})."
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clean": self.clean,
+            "checked": self.checked,
+            "counts": self.counts(),
+            "findings": [finding.as_dict() for finding in self.findings],
+            "skipped": [note.as_dict() for note in self.notes],
+            "duration": round(self.duration, 3),
+        }
