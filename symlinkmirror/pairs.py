@@ -90,7 +90,7 @@ class SourceEntry:
 class MirrorEntry:
     """What the mirror holds at a name, read relative to its directory's descriptor when first asked."""
 
-    __slots__ = ("kind", "base", "directory", "_st", "_target", "_resolved", "_exists", "_same", "_live")
+    __slots__ = ("kind", "base", "directory", "_st", "_target", "_resolved", "_exists", "_same", "_live", "_holds")
 
     def __init__(
         self,
@@ -104,12 +104,13 @@ class MirrorEntry:
         exists: bool | None = None,
         same: bool | None = None,
         live: bool | None = None,
+        holds: bool | None = None,
     ) -> None:
         self.kind = kind
         self.base = base
         self.directory = directory
         self._st, self._target, self._resolved, self._exists = st, target, resolved, exists
-        self._same, self._live = same, live
+        self._same, self._live, self._holds = same, live, holds
 
     def lstat(self) -> Any:
         if self._st is None:
@@ -153,6 +154,8 @@ class MirrorEntry:
         return self._live
 
     def holds_entries(self) -> bool:
+        if self._holds is not None:
+            return self._holds
         if self.kind is not EntryKind.DIRECTORY or self.directory is None:
             return False
         child = self.directory.child(self.base)  # referenced while its descriptor is in use

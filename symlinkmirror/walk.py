@@ -198,8 +198,8 @@ class Walk:
                 src = followed
             else:
                 src = _SKIPS[kind]()
-                if kind == "unsafe":
-                    dst = None  # not a plain name: nothing in the mirror stands for it
+                if kind != "special":
+                    dst = None  # not a plain name, or the directory's: nothing in the mirror stands for it
             yield Pair(self.source, mirror_name, src, dst, directory=frame.directory)
         yield from self._orphans(frame, mirror, present, stack)
         stack.extend(reversed(subdirs))
