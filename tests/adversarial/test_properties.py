@@ -15,6 +15,7 @@ from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from symlinkmirror import engine
 from symlinkmirror.paths import TEMP_PREFIX
 
 from .helpers import audit_site, expected_tree, files_only, make_site, mirror_tree, temp_leftovers, write
@@ -212,3 +213,37 @@ def test_collectmirror_delete_makes_the_mirror_exactly_the_model(initial, rounds
             assert mirror_tree(world.site.mirror_dir) == before  # a dry run changes nothing
             world.collectmirror_delete()
             world.check()
+
+
+def planned(world: World, **options) -> tuple[set[tuple[str, str]], engine.Report]:
+    """(step name, verdict) of every event of a --delete run that is not ok, and its report."""
+    events: list[engine.FileEvent] = []
+    run = engine.Options(delete=True, workers=world.workers, **options)
+    report = engine.collect(world.site.sources, world.site.mirror, run, on_event=events.append)
+    return {(event.step, str(event.verdict)) for event in events if event.verdict != "ok"}, report
+
+
+@settings(max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 40)), deadline=None, database=None)
+@given(
+    initial=st.lists(st.tuples(st.just("add"), st.sampled_from(SIDES), paths, contents), max_size=8),
+    steps=st.lists(st.one_of(source_steps, mirror_steps), min_size=1, max_size=8),
+    link_style=st.sampled_from(["absolute", "relative"]),
+    workers=st.sampled_from([1, 3]),
+)
+def test_verify_the_dry_run_and_the_run_agree_on_every_name_and_kind(initial, steps, link_style, workers):
+    with tempfile.TemporaryDirectory() as base:
+        world = World(Path(base), link_style, workers)
+        for step in initial:
+            world.apply(step)
+        world.collectmirror_delete()
+        for step in steps:
+            world.apply(step)
+
+        found = audit_site(world.site)
+        findings = {(finding.name, str(finding.category)) for finding in found.findings}
+        dry_run, _ = planned(world, dry_run=True)
+        done, report = planned(world)
+
+        assert findings == dry_run == done
+        assert report.failed == 0
+        assert audit_site(world.site).clean
