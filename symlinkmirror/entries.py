@@ -111,14 +111,32 @@ class Directory:
         return self._fd
 
     def _open(self, create: bool) -> int:
-        if self.parent is None:
+        # From the nearest ancestor already open, one component at a time (no recursion:
+        # a tree may be as deep as PATH_MAX allows); the ancestors opened on the way are
+        # closed again, never published, so no other thread can be using them.
+        chain: list[Directory] = []
+        node: Directory = self
+        while node._fd is None and node.parent is not None:
+            chain.append(node)
+            node = node.parent
+        if node._fd is None:
             if create:
-                os.makedirs(self.base, exist_ok=True)
-            return os.open(self.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        parent_fd = self.parent.fd(create=create) if self.parent._fd is None else self.parent._fd
-        if create:
-            return make_directory(self.base, parent_fd, self.mode)
-        return open_directory(self.base, parent_fd)
+                os.makedirs(node.base, exist_ok=True)
+            node._fd = os.open(node.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            if not chain:
+                return node._fd
+        fd, opened = node._fd, []
+        try:
+            for child in reversed(chain):
+                fd = make_directory(child.base, fd, child.mode) if create else open_directory(child.base, fd)
+                opened.append(fd)
+        except BaseException:
+            for extra in opened:
+                os.close(extra)
+            raise
+        for extra in opened[:-1]:
+            os.close(extra)
+        return fd
 
     def descend(self, rel: str) -> Directory:
         directory = self

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
 import io
 import os
 from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage, InMemoryStorage, Storage
+from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from symlinkmirror import engine
 from symlinkmirror.entries import Directory
@@ -17,6 +16,7 @@ from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.sources import Source
 from symlinkmirror.storage import SymlinkOrCopyStorage
 from symlinkmirror.walk import Walk
+from tests.remote import RemoteStorage
 
 DEFAULT_IGNORES = ["CVS", ".*", "*~"]
 
@@ -140,9 +140,9 @@ def test_a_storage_without_paths_is_walked_through_its_api(tmp_path):
         assert content.read() == b"bb"
 
 
-def test_a_source_tree_450_directories_deep_is_walked_without_recursion(tmp_path, settings):
+def test_a_source_tree_600_directories_deep_is_walked_without_recursion(tmp_path, settings):
     media, mirror_dir = tmp_path / "media", tmp_path / "mirror"
-    deep = media.joinpath(*["d"] * 450)
+    deep = media.joinpath(*["d"] * 600)
     deep.mkdir(parents=True)
     (deep / "bottom.txt").write_text("the bottom")
     mirror = SymlinkOrCopyStorage(location=mirror_dir, symlink_within=[media])
@@ -153,7 +153,7 @@ def test_a_source_tree_450_directories_deep_is_walked_without_recursion(tmp_path
 
     assert report.summary() == "1 file linked, 0 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."
     assert verified.clean
-    assert (mirror_dir / "media").joinpath(*["d"] * 450, "bottom.txt").read_text() == "the bottom"
+    assert (mirror_dir / "media").joinpath(*["d"] * 600, "bottom.txt").read_text() == "the bottom"
 
 
 def test_a_directory_graph_of_symlinks_is_mirrored_once_per_directory_not_once_per_path(tmp_path):
@@ -175,41 +175,6 @@ def test_a_directory_graph_of_symlinks_is_mirrored_once_per_directory_not_once_p
     assert [path.relative_to(mirror_dir).as_posix() for path in entries] == [f"media/d{levels}/leaf.txt"]
     assert report.totals["skipped"] == 2 * levels  # each other path reported once
     assert engine.verify(sources, mirror).clean
-
-
-class RemoteStorage(Storage):
-    """A storage without local paths, like an S3 bucket: keys, and errors of its own."""
-
-    def __init__(self, files: dict[str, bytes], *, refuse=(), unlistable=()) -> None:
-        self.files = files
-        self.refuse = set(refuse)  # keys whose download fails (an archived object)
-        self.unlistable = set(unlistable)  # prefixes whose listing fails (an endpoint that is down)
-
-    def listdir(self, path):
-        if path in self.unlistable:
-            raise ConnectionError(f"Could not connect to the endpoint URL listing '{path}'")
-        prefix = f"{path}/" if path else ""
-        dirs, files = set(), set()
-        for key in self.files:
-            if not key.startswith(prefix):
-                continue
-            head, _, rest = key[len(prefix) :].partition("/")
-            (dirs if rest else files).add(head)
-        return sorted(dirs), sorted(files)
-
-    def open(self, name, mode="rb"):
-        if name in self.refuse:
-            raise RuntimeError("InvalidObjectState: the object is archived")
-        return ContentFile(self.files[name], name=name)
-
-    def size(self, name):
-        return len(self.files[name])
-
-    def get_modified_time(self, name):
-        return datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
-
-    def exists(self, name):
-        return name in self.files
 
 
 def remote_site(tmp_path, storage):
