@@ -15,7 +15,7 @@ from .pairs import Pair
 from .plan import Rules, Step, wanted_target
 from .report import FileEvent
 from .storage import SymlinkOrCopyStorage
-from .vocab import Action, EntryKind, Made, Outcome, Verdict
+from .vocab import Action, EntryKind, FileType, Outcome, Verdict
 
 Events = list[FileEvent]
 PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
@@ -120,7 +120,7 @@ class Applier:
         pair = step.pair
         events: Events = []
         replace = step.action is Action.REPLACE
-        if step.verdict is Verdict.NOT_A_FILE and pair.dst is not None and pair.dst.kind is EntryKind.DIRECTORY:
+        if step.verdict is Verdict.NOT_A_FILE and pair.dst is not None and pair.dst.kind is FileType.DIRECTORY:
             events += self._delete(Step(pair, step.verdict, Action.DELETE, "a directory where a file belongs"))
         if self.dry_run:
             made = step.made
@@ -133,42 +133,42 @@ class Applier:
         if replace:
             events.append(self.event(Outcome.REPLACED, step, step.verdict, made=made))
         else:
-            events.append(self.event(Outcome.COPIED if made is Made.COPY else Outcome.LINKED, step, made=made))
+            events.append(self.event(Outcome.COPIED if made is EntryKind.COPY else Outcome.LINKED, step, made=made))
         return events
 
-    def _publish(self, step: Step, dir_fd: int, replace: bool) -> Made:
+    def _publish(self, step: Step, dir_fd: int, replace: bool) -> EntryKind:
         """Make the entry: the link the step wants, or a copy where this filesystem cannot link."""
         pair = step.pair
         src = pair.src
         assert src is not None
-        no_symlinks = step.made is Made.SYMLINK and self.mirror._symlinks_unsupported
-        if step.made is not Made.COPY and src.real_path is not None and not no_symlinks:
+        no_symlinks = step.made is EntryKind.SYMLINK and self.mirror._symlinks_unsupported
+        if step.made is not EntryKind.COPY and src.real_path is not None and not no_symlinks:
             try:
                 return self._link(step, src.real_path, dir_fd, replace)
             except OSError as exc:
-                cannot = CANNOT_HARDLINK if step.made is Made.HARDLINK else CANNOT_SYMLINK
+                cannot = CANNOT_HARDLINK if step.made is EntryKind.HARDLINK else CANNOT_SYMLINK
                 if exc.errno not in cannot:
                     raise
-                if step.made is Made.SYMLINK:
+                if step.made is EntryKind.SYMLINK:
                     self.mirror._no_symlinks(exc)
         self._copy(pair, dir_fd, replace)
-        return Made.COPY
+        return EntryKind.COPY
 
-    def _link(self, step: Step, real_path: str, dir_fd: int, replace: bool) -> Made:
+    def _link(self, step: Step, real_path: str, dir_fd: int, replace: bool) -> EntryKind:
         # The walk listed it a moment ago: it may be gone, or be a directory
         # now, whose link would publish every file in it (ignored ones too).
         st = entries.require_regular_file(real_path)
         pair = step.pair
         if not replace:
             try:
-                if step.made is Made.HARDLINK:
+                if step.made is EntryKind.HARDLINK:
                     entries.hardlink_new(real_path, pair.base, dir_fd)
                 else:
                     entries.symlink_new(wanted_target(pair, self.rules.style), pair.base, dir_fd, st.st_mtime_ns)
                 return step.made  # type: ignore[return-value]
             except FileExistsError:
                 pass  # made meanwhile: replace it
-        if step.made is Made.HARDLINK:
+        if step.made is EntryKind.HARDLINK:
             tmp = entries.stage_hardlink(real_path, dir_fd)
         else:
             tmp = entries.stage_symlink(wanted_target(pair, self.rules.style), dir_fd, st.st_mtime_ns)
@@ -204,14 +204,14 @@ def _delete_reason(step: Step) -> str:
     if step.detail in ("--clear", "a directory where a file belongs"):
         return step.detail
     pair = step.pair
-    if pair.src is not None and pair.src.kind is EntryKind.DIRECTORY and pair.src.skip is None:
+    if pair.src is not None and pair.src.kind is FileType.DIRECTORY and pair.src.skip is None:
         return "in the way of a source directory"
     return step.detail if step.verdict is Verdict.ESCAPING_LINK else ""
 
 
 def _is_file(pair: Pair) -> bool:
     src = pair.src
-    return src is not None and src.kind is EntryKind.FILE and src.skip is None and src.error is None
+    return src is not None and src.kind is FileType.FILE and src.skip is None and src.error is None
 
 
 _HANDLERS: dict[Action, Callable[[Applier, Step], Events]] = {

@@ -20,7 +20,7 @@ from .pairs import MirrorEntry, Pair
 from .report import FileEvent, Finding, Report, Verification
 from .sources import DEFAULT_IGNORE_PATTERNS, Source, configured_sources, mirror_storage, reserved_prefixes
 from .storage import SymlinkOrCopyStorage
-from .vocab import EntryKind, LinkStyle, Outcome, Role, Verdict
+from .vocab import FileType, LinkStyle, Outcome, Role, Verdict
 from .walk import Walk, list_mirror
 
 __all__ = [
@@ -130,7 +130,7 @@ def verify(
     for pair in run.pairs():
         step = plan.decide(pair, run.rules)
         src = pair.src
-        if src is not None and src.kind is EntryKind.FILE and src.skip is None:
+        if src is not None and src.kind is FileType.FILE and src.skip is None:
             result.checked += 1
             if on_progress is not None:
                 on_progress(1)
@@ -231,7 +231,7 @@ class _Run:
                 name = f"{rel}/{base}" if rel else base
                 if name in self.prefixes or (not rel and base == LOCK_NAME):
                     continue
-                if dst.kind is EntryKind.DIRECTORY:
+                if dst.kind is FileType.DIRECTORY:
                     subdirs.append((directory.child(base), name))
                 else:
                     yield _outside(outsider, name, dst, directory)

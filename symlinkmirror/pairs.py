@@ -8,7 +8,7 @@ from typing import Any
 from .entries import Directory, open_regular, same_bytes
 from .paths import temp_owner_alive
 from .sources import Source
-from .vocab import EntryKind, Role, SkipReason
+from .vocab import FileType, Role, SkipReason
 
 
 class SourceEntry:
@@ -34,7 +34,7 @@ class SourceEntry:
 
     def __init__(
         self,
-        kind: EntryKind = EntryKind.FILE,
+        kind: FileType = FileType.FILE,
         real_path: str | None = None,
         wants_link: bool = False,
         *,
@@ -94,7 +94,7 @@ class MirrorEntry:
 
     def __init__(
         self,
-        kind: EntryKind,
+        kind: FileType,
         base: str = "",
         directory: Directory | None = None,
         *,
@@ -156,7 +156,7 @@ class MirrorEntry:
     def holds_entries(self) -> bool:
         if self._holds is not None:
             return self._holds
-        if self.kind is not EntryKind.DIRECTORY or self.directory is None:
+        if self.kind is not FileType.DIRECTORY or self.directory is None:
             return False
         child = self.directory.child(self.base)  # referenced while its descriptor is in use
         try:

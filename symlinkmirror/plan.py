@@ -13,7 +13,7 @@ from functools import lru_cache
 from .entries import describe, is_temp
 from .pairs import MirrorEntry, Pair, SourceEntry
 from .paths import containing_root, is_within, same_mtime
-from .vocab import Action, EntryKind, LinkStyle, Made, Role, SkipReason, Verdict
+from .vocab import Action, EntryKind, FileType, LinkStyle, Role, SkipReason, Verdict
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class Step:
     verdict: Verdict
     action: Action
     detail: str = ""
-    made: Made | None = None  # for CREATE and REPLACE: what the entry becomes
+    made: EntryKind | None = None  # for CREATE and REPLACE: what the entry becomes
 
     @property
     def name(self) -> str:
@@ -59,7 +59,7 @@ def decide(pair: Pair, rules: Rules) -> Step:
             return Step(pair, Verdict.UNREADABLE, Action.FAIL, src.error)
         if src.skip is not None:
             return _skipped(pair, src, rules)
-        if src.kind is EntryKind.DIRECTORY:
+        if src.kind is FileType.DIRECTORY:
             return _directory(pair, rules)
         return _file(pair, src, rules)
     except Exception as exc:  # a remote storage raises its own
@@ -74,10 +74,10 @@ def clear(pair: Pair) -> Step:
 def _file(pair: Pair, src: SourceEntry, rules: Rules) -> Step:
     dst = pair.dst
     wants = src.wants_link and src.real_path is not None
-    made = (Made.HARDLINK if rules.style is LinkStyle.HARD else Made.SYMLINK) if wants else Made.COPY
+    made = (EntryKind.HARDLINK if rules.style is LinkStyle.HARD else EntryKind.SYMLINK) if wants else EntryKind.COPY
     if dst is None:
         return Step(pair, Verdict.MISSING, Action.CREATE, MISSING_DETAIL, made)
-    if dst.kind is EntryKind.SYMLINK:
+    if dst.kind is FileType.SYMLINK:
         symlink_wanted = wants and rules.style is not LinkStyle.HARD
         if symlink_wanted and dst.target() == wanted_target(pair, rules.style):
             if dst.lstat().st_mtime_ns != src.stat()[1]:
@@ -85,16 +85,16 @@ def _file(pair: Pair, src: SourceEntry, rules: Rules) -> Step:
             return Step(pair, Verdict.OK, Action.NONE)
         verdict, detail = _bad_link(dst, src, rules, wanted=symlink_wanted)
         return Step(pair, verdict, Action.REPLACE, detail, made)
-    if dst.kind is not EntryKind.FILE:
+    if dst.kind is not FileType.FILE:
         return Step(pair, Verdict.NOT_A_FILE, Action.REPLACE, "not a regular file or a link", made)
     return _copy(pair, src, dst, rules, made)
 
 
-def _copy(pair: Pair, src: SourceEntry, dst: MirrorEntry, rules: Rules, made: Made) -> Step:
+def _copy(pair: Pair, src: SourceEntry, dst: MirrorEntry, rules: Rules, made: EntryKind) -> Step:
     st = dst.lstat()
-    if made is Made.SYMLINK:
+    if made is EntryKind.SYMLINK:
         return Step(pair, Verdict.KIND_MISMATCH, Action.REPLACE, "a copy where a link belongs", made)
-    if made is Made.HARDLINK:
+    if made is EntryKind.HARDLINK:
         dev, ino = src.inode()
         if (st.st_dev, st.st_ino) == (dev, ino):
             return Step(pair, Verdict.OK, Action.NONE)
@@ -128,11 +128,11 @@ def _bad_link(dst: MirrorEntry, src: SourceEntry, rules: Rules, *, wanted: bool)
 
 def _directory(pair: Pair, rules: Rules) -> Step:
     dst = pair.dst
-    if dst is None or dst.kind is EntryKind.DIRECTORY:
+    if dst is None or dst.kind is FileType.DIRECTORY:
         return Step(pair, Verdict.OK, Action.NONE)
     # A file, or a symlink (perhaps to a directory outside the mirror), where a
     # real directory belongs: removed, never looked through.
-    if dst.kind is EntryKind.SYMLINK and not is_within(dst.resolved(), rules.mirror_root):
+    if dst.kind is FileType.SYMLINK and not is_within(dst.resolved(), rules.mirror_root):
         return Step(pair, Verdict.ESCAPING_LINK, Action.DELETE, "a symlinked directory leading outside the mirror")
     return Step(pair, Verdict.NOT_A_FILE, Action.DELETE, IN_THE_WAY)
 
@@ -157,7 +157,7 @@ def _without_source(pair: Pair, rules: Rules) -> Step:
             return Step(pair, Verdict.OK, Action.NONE, "its writer is still running")
         return Step(pair, Verdict.TEMP_FILE, Action.CLEAN, "left by an interrupted run")
     delete = Action.DELETE if rules.delete else Action.NONE
-    if dst.kind is EntryKind.SYMLINK:
+    if dst.kind is FileType.SYMLINK:
         resolved = dst.resolved()
         if containing_root(resolved, rules.trusted) is None:
             return Step(pair, Verdict.ESCAPING_LINK, delete, escaping_detail(resolved))

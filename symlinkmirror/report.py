@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .paths import printable
-from .vocab import Made, Outcome, Verdict
+from .vocab import EntryKind, Outcome, Verdict
 
 # Outcomes the summary counts, in its order.
 COUNTED = tuple(outcome for outcome in Outcome if outcome is not Outcome.CLEANED)
@@ -21,7 +21,7 @@ class FileEvent(NamedTuple):
     source: str
     name: str  # the mirror name
     reason: str = ""
-    made: Made | str = ""
+    made: EntryKind | str = ""
     dry_run: bool = False
     verdict: Verdict = Verdict.OK  # the plan's verdict on the step this event carries out
     step: str = ""  # the step's mirror name: a deleted tree's files share their directory's
@@ -44,7 +44,7 @@ class FileEvent(NamedTuple):
 
 
 def _verb(event: FileEvent) -> str:
-    return "copy" if event.made in ("", Made.COPY) else "link"
+    return "copy" if event.made in ("", EntryKind.COPY) else "link"
 
 
 def _created(event: FileEvent) -> str:

@@ -9,7 +9,6 @@ import os
 import shutil
 import stat
 import warnings
-from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -23,6 +22,7 @@ from django.utils.functional import cached_property
 
 from . import conf
 from .paths import LINK_STYLES, containing_root, is_within, link_target, resolve_roots, split_roots, temp_name
+from .vocab import EntryKind
 
 # errno values meaning "this filesystem cannot make that kind of link".
 _CANNOT_SYMLINK = {errno.EPERM, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP}
@@ -38,16 +38,6 @@ _OS_OPEN_FLAGS_WARNING = "Overriding OS_OPEN_FLAGS is deprecated"
 
 # How many other names save() tries when the one it was given is taken.
 MAX_NAME_TRIES = 100
-
-
-class EntryKind(StrEnum):
-    """What stands at a name in the mirror; put() returns the first three."""
-
-    SYMLINK = "symlink"
-    HARDLINK = "hardlink"  # a regular file that shares its inode with another name
-    COPY = "copy"
-    MISSING = "missing"
-    OTHER = "other"  # a directory, a FIFO, a device...
 
 
 @deconstructible(path="symlinkmirror.storage.SymlinkOrCopyStorage")

@@ -13,18 +13,19 @@ class LinkStyle(StrEnum):
     HARD = "hard"
 
 
-class Made(StrEnum):
-    """What publishing one entry made."""
+class EntryKind(StrEnum):
+    """What stands at a name in the mirror, as the storage tells it; put() and a run make the first three."""
 
     SYMLINK = "symlink"
-    HARDLINK = "hardlink"
+    HARDLINK = "hardlink"  # a regular file that shares its inode with another name
     COPY = "copy"
+    MISSING = "missing"
+    OTHER = "other"  # a directory, a FIFO, a device...
 
 
-class EntryKind(StrEnum):
+class FileType(StrEnum):
     """What a name holds on disk (on either side), as lstat() sees it."""
 
-    MISSING = "missing"
     FILE = "file"
     SYMLINK = "symlink"
     DIRECTORY = "directory"

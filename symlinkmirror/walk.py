@@ -20,7 +20,7 @@ from .lock import LOCK_NAME
 from .pairs import MirrorEntry, Pair, SourceEntry
 from .paths import containing_root, is_within
 from .sources import Source, compile_patterns, uses_fast_path
-from .vocab import EntryKind, Role, SkipReason
+from .vocab import FileType, Role, SkipReason
 
 Key = tuple[int, int]  # (st_dev, st_ino) of a directory
 Row = tuple[str, str, Any]  # (name, listing kind, DirEntry, stat or None)
@@ -104,11 +104,11 @@ class Walk:
         for i, part in enumerate(parts):
             name = "/".join(parts[: i + 1])
             dst = lookup(directory, part) if exists else None
-            pair = Pair(self.source, name, SourceEntry(EntryKind.DIRECTORY), dst, directory=directory)
+            pair = Pair(self.source, name, SourceEntry(FileType.DIRECTORY), dst, directory=directory)
             if i < len(parts) - 1:
                 yield pair  # a file or a link where a directory of the path belongs is cleared first
             directory = directory.child(part)
-            exists = dst is not None and dst.kind is EntryKind.DIRECTORY
+            exists = dst is not None and dst.kind is FileType.DIRECTORY
         if self.real_root is None:
             return _Frame("", None, None, directory, exists, frozenset(), pair)
         try:
@@ -116,10 +116,10 @@ class Walk:
         except FileNotFoundError:
             # A fresh site: nothing uploaded or collected yet. Nothing to mirror, nothing to delete.
             detail = f"the source directory '{self.real_root}' does not exist"
-            yield self._root_pair(pair, SourceEntry(EntryKind.DIRECTORY, skip=SkipReason.ABSENT, detail=detail))
+            yield self._root_pair(pair, SourceEntry(FileType.DIRECTORY, skip=SkipReason.ABSENT, detail=detail))
             return None
         except OSError as exc:
-            yield self._root_pair(pair, SourceEntry(EntryKind.DIRECTORY, error=exc.strerror or str(exc)))
+            yield self._root_pair(pair, SourceEntry(FileType.DIRECTORY, error=exc.strerror or str(exc)))
             return None
         key = (st.st_dev, st.st_ino)
         return _Frame("", self.real_root, key, directory, exists, frozenset({key}), pair)
@@ -143,7 +143,7 @@ class Walk:
             listing = self._list_source(frame, holder)
         except Exception as exc:  # any storage's: the directory fails, nothing of it is deleted
             if frame.pair is not None:
-                frame.pair.src = SourceEntry(EntryKind.DIRECTORY, error=_reason(exc))
+                frame.pair.src = SourceEntry(FileType.DIRECTORY, error=_reason(exc))
                 yield frame.pair
             else:
                 yield Pair(self.source, self.source.prefix, SourceEntry(error=_reason(exc)), None)
@@ -178,7 +178,7 @@ class Walk:
             present.add(name)
             dst = mirror.get(name)
             if kind == "file":
-                if dst is not None and dst.kind is EntryKind.DIRECTORY and self.descend_orphans:
+                if dst is not None and dst.kind is FileType.DIRECTORY and self.descend_orphans:
                     # A directory where the file belongs: its contents are orphans, then the file replaces it.
                     src = self._file_entry(frame, name, rel, node, wants_link, holder)
                     pair = Pair(self.source, mirror_name, src, dst, directory=frame.directory)
@@ -211,22 +211,22 @@ class Walk:
         st = node if isinstance(node, os.stat_result) else None
         entry = node if st is None and node is not None else None
         storage = self.source.storage
-        return SourceEntry(EntryKind.FILE, real, wants_link, st=st, node=entry, storage=storage, rel=rel, owner=holder)
+        return SourceEntry(FileType.FILE, real, wants_link, st=st, node=entry, storage=storage, rel=rel, owner=holder)
 
     def _subframe(
         self, frame: _Frame, name: str, rel: str, mirror_name: str, dst: MirrorEntry | None, node: Any
     ) -> _Frame:
         key = _identity(node)
         real = None if frame.real is None else os.path.join(frame.real, name)
-        pair = Pair(self.source, mirror_name, SourceEntry(EntryKind.DIRECTORY), dst, directory=frame.directory)
-        listed = dst is not None and dst.kind is EntryKind.DIRECTORY
+        pair = Pair(self.source, mirror_name, SourceEntry(FileType.DIRECTORY), dst, directory=frame.directory)
+        listed = dst is not None and dst.kind is FileType.DIRECTORY
         ancestors = frame.ancestors if key is None else frame.ancestors | {key}
         return _Frame(rel, real, key, frame.directory.child(name), listed, ancestors, pair)
 
     def _kept(
         self, frame: _Frame, name: str, mirror_name: str, dst: MirrorEntry, stack: list[_Frame]
     ) -> Iterator[Pair]:
-        if dst.kind is EntryKind.DIRECTORY and self.descend_orphans:
+        if dst.kind is FileType.DIRECTORY and self.descend_orphans:
             child = frame.directory.child(name)
             stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.KEPT))
         else:
@@ -242,7 +242,7 @@ class Walk:
             if self._is_reserved(mirror_name):
                 continue
             pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory)
-            if dst.kind is EntryKind.DIRECTORY and self.descend_orphans and not is_temp(name):
+            if dst.kind is FileType.DIRECTORY and self.descend_orphans and not is_temp(name):
                 directory = frame.directory.child(name)
                 stack.append(_Frame(mirror_name, None, None, directory, True, frozenset(), pair, leave=True))
                 stack.append(_Frame(mirror_name, None, None, directory, True, frozenset(), None, Role.MANAGED))
@@ -256,7 +256,7 @@ class Walk:
         for name, dst in sorted(list_mirror(frame.directory).items()):
             mirror_name = f"{frame.rel}/{name}"
             pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory, role=frame.role)
-            if dst.kind is not EntryKind.DIRECTORY or is_temp(name):
+            if dst.kind is not FileType.DIRECTORY or is_temp(name):
                 yield pair
                 continue
             child = frame.directory.child(name)
@@ -289,7 +289,7 @@ class Walk:
         if not stat.S_ISREG(target.st_mode):
             return SourceEntry(skip=SkipReason.SPECIAL, detail="a symlink to something that is not a regular file")
         wants_link = containing_root(real_path, self.link_roots) is not None
-        return SourceEntry(EntryKind.FILE, real_path, wants_link, st=target)
+        return SourceEntry(FileType.FILE, real_path, wants_link, st=target)
 
     def _trusted(self, real_path: str) -> bool:
         """A link may lead inside its source root or inside a trusted root, or anywhere with --follow-external-links."""
@@ -317,14 +317,14 @@ class Walk:
             yield Pair(
                 self.source,
                 mirror_name,
-                SourceEntry(EntryKind.DIRECTORY, skip=reason, detail=detail),
+                SourceEntry(FileType.DIRECTORY, skip=reason, detail=detail),
                 dst,
                 directory=parent,
             )
             return None
         self._visited.add(key)
-        pair = Pair(self.source, mirror_name, SourceEntry(EntryKind.DIRECTORY), dst, directory=parent)
-        listed = dst is not None and dst.kind is EntryKind.DIRECTORY
+        pair = Pair(self.source, mirror_name, SourceEntry(FileType.DIRECTORY), dst, directory=parent)
+        listed = dst is not None and dst.kind is FileType.DIRECTORY
         return _Frame(rel, real_path, key, parent.child(base), listed, ancestors | {key}, pair)
 
     # Listing a source directory, three ways with one result.
@@ -413,24 +413,24 @@ def list_mirror(directory: Directory) -> dict[str, MirrorEntry]:
         return {}  # gone, or swapped for a symlink: never listed through
 
 
-def _mirror_kind(entry: os.DirEntry[str]) -> EntryKind:
+def _mirror_kind(entry: os.DirEntry[str]) -> FileType:
     if entry.is_symlink():
-        return EntryKind.SYMLINK
+        return FileType.SYMLINK
     if entry.is_dir(follow_symlinks=False):
-        return EntryKind.DIRECTORY
+        return FileType.DIRECTORY
     if entry.is_file(follow_symlinks=False):
-        return EntryKind.FILE
-    return EntryKind.SPECIAL
+        return FileType.FILE
+    return FileType.SPECIAL
 
 
-def _entry_kind(mode: int) -> EntryKind:
+def _entry_kind(mode: int) -> FileType:
     if stat.S_ISLNK(mode):
-        return EntryKind.SYMLINK
+        return FileType.SYMLINK
     if stat.S_ISDIR(mode):
-        return EntryKind.DIRECTORY
+        return FileType.DIRECTORY
     if stat.S_ISREG(mode):
-        return EntryKind.FILE
-    return EntryKind.SPECIAL
+        return FileType.FILE
+    return FileType.SPECIAL
 
 
 def _plain_name(name: str) -> bool:
@@ -439,7 +439,7 @@ def _plain_name(name: str) -> bool:
     return name not in ("", ".", "..") and "/" not in name and "\x00" not in name
 
 
-_KINDS = {EntryKind.SYMLINK: "link", EntryKind.DIRECTORY: "dir", EntryKind.FILE: "file", EntryKind.SPECIAL: "special"}
+_KINDS = {FileType.SYMLINK: "link", FileType.DIRECTORY: "dir", FileType.FILE: "file", FileType.SPECIAL: "special"}
 
 
 def _kind_of_entry(entry: os.DirEntry[str]) -> str:

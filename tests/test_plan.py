@@ -13,7 +13,7 @@ from symlinkmirror.pairs import MirrorEntry, Pair, SourceEntry
 from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.plan import Rules, decide
 from symlinkmirror.sources import Source
-from symlinkmirror.vocab import Action, EntryKind, LinkStyle, Made, Role, SkipReason, Verdict
+from symlinkmirror.vocab import Action, EntryKind, FileType, LinkStyle, Role, SkipReason, Verdict
 
 ROOT = Directory(None, "/mirror", "/mirror")  # never opened: every fact below is given
 MEDIA_DIR = ROOT.child("media")
@@ -27,12 +27,12 @@ def stat(size=5, mtime=1_000_000_000_000, dev=1, ino=2):
 
 
 def source_file(*, linked=True, **facts) -> SourceEntry:
-    return SourceEntry(EntryKind.FILE, ORIGINAL if linked else "/srv/static/a.txt", linked, st=stat(**facts))
+    return SourceEntry(FileType.FILE, ORIGINAL if linked else "/srv/static/a.txt", linked, st=stat(**facts))
 
 
 def symlink(target, *, resolved=None, exists=True, **facts) -> MirrorEntry:
     return MirrorEntry(
-        EntryKind.SYMLINK,
+        FileType.SYMLINK,
         "a.txt",
         MEDIA_DIR,
         st=stat(**facts),
@@ -43,10 +43,10 @@ def symlink(target, *, resolved=None, exists=True, **facts) -> MirrorEntry:
 
 
 def copy(*, same=True, **facts) -> MirrorEntry:
-    return MirrorEntry(EntryKind.FILE, "a.txt", MEDIA_DIR, st=stat(**facts), same=same)
+    return MirrorEntry(FileType.FILE, "a.txt", MEDIA_DIR, st=stat(**facts), same=same)
 
 
-def other(kind: EntryKind) -> MirrorEntry:
+def other(kind: FileType) -> MirrorEntry:
     return MirrorEntry(kind, "a.txt", MEDIA_DIR, st=stat())
 
 
@@ -59,22 +59,22 @@ class Failing:
         raise RuntimeError("Could not connect to the endpoint URL")
 
 
-def plan_of(src, dst, *, name="media/a.txt", role=Role.MANAGED, **rules) -> tuple[Verdict, Action, Made | None]:
+def plan_of(src, dst, *, name="media/a.txt", role=Role.MANAGED, **rules) -> tuple[Verdict, Action, EntryKind | None]:
     step = decide(Pair(SOURCE, name, src, dst, directory=MEDIA_DIR, role=role), replace(RULES, **rules))
     return step.verdict, step.action, step.made
 
 
-DIRECTORY = SourceEntry(EntryKind.DIRECTORY)
+DIRECTORY = SourceEntry(FileType.DIRECTORY)
 TABLE = [
     # A source file, and what the mirror holds at its name.
-    ("missing, to link", source_file(), None, {}, (Verdict.MISSING, Action.CREATE, Made.SYMLINK)),
-    ("missing, to copy", source_file(linked=False), None, {}, (Verdict.MISSING, Action.CREATE, Made.COPY)),
+    ("missing, to link", source_file(), None, {}, (Verdict.MISSING, Action.CREATE, EntryKind.SYMLINK)),
+    ("missing, to copy", source_file(linked=False), None, {}, (Verdict.MISSING, Action.CREATE, EntryKind.COPY)),
     (
         "missing, to hard-link",
         source_file(),
         None,
         {"style": LinkStyle.HARD},
-        (Verdict.MISSING, Action.CREATE, Made.HARDLINK),
+        (Verdict.MISSING, Action.CREATE, EntryKind.HARDLINK),
     ),
     ("the wanted link", source_file(), symlink(ORIGINAL), {}, (Verdict.OK, Action.NONE, None)),
     (
@@ -89,58 +89,64 @@ TABLE = [
         source_file(),
         symlink(ORIGINAL),
         {"style": LinkStyle.RELATIVE},
-        (Verdict.WRONG_TARGET, Action.REPLACE, Made.SYMLINK),
+        (Verdict.WRONG_TARGET, Action.REPLACE, EntryKind.SYMLINK),
     ),
     (
         "the linked file changed in place",
         source_file(mtime=2_000_000_000_000),
         symlink(ORIGINAL),
         {},
-        (Verdict.CHANGED_CONTENT, Action.REPLACE, Made.SYMLINK),
+        (Verdict.CHANGED_CONTENT, Action.REPLACE, EntryKind.SYMLINK),
     ),
     (
         "a link to another original",
         source_file(),
         symlink("/srv/media/b.txt"),
         {},
-        (Verdict.WRONG_TARGET, Action.REPLACE, Made.SYMLINK),
+        (Verdict.WRONG_TARGET, Action.REPLACE, EntryKind.SYMLINK),
     ),
     (
         "a broken link",
         source_file(),
         symlink("/srv/media/gone.txt", exists=False),
         {},
-        (Verdict.BROKEN_LINK, Action.REPLACE, Made.SYMLINK),
+        (Verdict.BROKEN_LINK, Action.REPLACE, EntryKind.SYMLINK),
     ),
     (
         "an escaping link",
         source_file(),
         symlink("/etc/passwd"),
         {},
-        (Verdict.ESCAPING_LINK, Action.REPLACE, Made.SYMLINK),
+        (Verdict.ESCAPING_LINK, Action.REPLACE, EntryKind.SYMLINK),
     ),
     (
         "a link where a copy belongs",
         source_file(linked=False),
         symlink("/srv/media/b.txt"),
         {},
-        (Verdict.KIND_MISMATCH, Action.REPLACE, Made.COPY),
+        (Verdict.KIND_MISMATCH, Action.REPLACE, EntryKind.COPY),
     ),
     (
         "a symlink, hard links wanted",
         source_file(),
         symlink(ORIGINAL),
         {"style": LinkStyle.HARD},
-        (Verdict.KIND_MISMATCH, Action.REPLACE, Made.HARDLINK),
+        (Verdict.KIND_MISMATCH, Action.REPLACE, EntryKind.HARDLINK),
     ),
-    ("a copy where a link belongs", source_file(), copy(), {}, (Verdict.KIND_MISMATCH, Action.REPLACE, Made.SYMLINK)),
+    (
+        "a copy where a link belongs",
+        source_file(),
+        copy(),
+        {},
+        (Verdict.KIND_MISMATCH, Action.REPLACE, EntryKind.SYMLINK),
+    ),
     ("the hard link", source_file(), copy(), {"style": LinkStyle.HARD}, (Verdict.OK, Action.NONE, None)),
     (
         "a copy on the hard link's filesystem",
         source_file(),
         copy(ino=3),
         {"style": LinkStyle.HARD},
-        (Verdict.KIND_MISMATCH, Action.REPLACE, Made.HARDLINK),
+        (Verdict.KIND_MISMATCH, Action.REPLACE, EntryKind.HARDLINK),
     ),
     (
         "a copy across filesystems, hard wanted",
@@ -162,21 +168,21 @@ TABLE = [
         source_file(linked=False),
         copy(size=6),
         {},
-        (Verdict.STALE_COPY, Action.REPLACE, Made.COPY),
+        (Verdict.STALE_COPY, Action.REPLACE, EntryKind.COPY),
     ),
     (
         "a copy of another mtime",
         source_file(linked=False),
         copy(mtime=7),
         {},
-        (Verdict.STALE_COPY, Action.REPLACE, Made.COPY),
+        (Verdict.STALE_COPY, Action.REPLACE, EntryKind.COPY),
     ),
     (
         "--checksum: other bytes",
         source_file(linked=False),
         copy(same=False),
         {"checksum": True},
-        (Verdict.STALE_COPY, Action.REPLACE, Made.COPY),
+        (Verdict.STALE_COPY, Action.REPLACE, EntryKind.COPY),
     ),
     (
         "--checksum: equal bytes, other mtime",
@@ -188,16 +194,16 @@ TABLE = [
     (
         "a directory where a file belongs",
         source_file(),
-        other(EntryKind.DIRECTORY),
+        other(FileType.DIRECTORY),
         {},
-        (Verdict.NOT_A_FILE, Action.REPLACE, Made.SYMLINK),
+        (Verdict.NOT_A_FILE, Action.REPLACE, EntryKind.SYMLINK),
     ),
     (
         "a FIFO where a file belongs",
         source_file(),
-        other(EntryKind.SPECIAL),
+        other(FileType.SPECIAL),
         {},
-        (Verdict.NOT_A_FILE, Action.REPLACE, Made.SYMLINK),
+        (Verdict.NOT_A_FILE, Action.REPLACE, EntryKind.SYMLINK),
     ),
     (
         "a source that cannot be read",
@@ -208,18 +214,18 @@ TABLE = [
     ),
     (
         "a storage that raises its own error",
-        SourceEntry(EntryKind.FILE, None, False, st=Failing()),
+        SourceEntry(FileType.FILE, None, False, st=Failing()),
         copy(),
         {},
         (Verdict.UNREADABLE, Action.FAIL, None),
     ),
     # A source directory.
     ("a directory, none in the mirror", DIRECTORY, None, {}, (Verdict.OK, Action.NONE, None)),
-    ("a directory, one in the mirror", DIRECTORY, other(EntryKind.DIRECTORY), {}, (Verdict.OK, Action.NONE, None)),
+    ("a directory, one in the mirror", DIRECTORY, other(FileType.DIRECTORY), {}, (Verdict.OK, Action.NONE, None)),
     (
         "a file where a directory belongs",
         DIRECTORY,
-        other(EntryKind.FILE),
+        other(FileType.FILE),
         {},
         (Verdict.NOT_A_FILE, Action.DELETE, None),
     ),
@@ -278,7 +284,7 @@ def test_plan(src, dst, rules, expected):
 
 def test_a_regular_file_where_the_sources_prefix_belongs_is_deleted_and_verified_as_such():
     # verifymirror once said "3 missing" while collectmirror --dry-run said it would delete 'media'.
-    prefix = MirrorEntry(EntryKind.FILE, "media", ROOT, st=stat())
+    prefix = MirrorEntry(FileType.FILE, "media", ROOT, st=stat())
 
     step = decide(Pair(SOURCE, "media", DIRECTORY, prefix, directory=ROOT), RULES)
 
@@ -293,7 +299,7 @@ def test_a_regular_file_where_the_sources_prefix_belongs_is_deleted_and_verified
     ("live", "expected"), [(False, (Verdict.TEMP_FILE, Action.CLEAN, None)), (True, (Verdict.OK, Action.NONE, None))]
 )
 def test_a_temporary_file_is_a_finding_only_once_its_writer_is_gone(live, expected):
-    leftover = MirrorEntry(EntryKind.FILE, f"{TEMP_PREFIX}1-abc", MEDIA_DIR, live=live)
+    leftover = MirrorEntry(FileType.FILE, f"{TEMP_PREFIX}1-abc", MEDIA_DIR, live=live)
 
     assert plan_of(None, leftover, name=f"media/{TEMP_PREFIX}1-abc") == expected
 
@@ -313,7 +319,7 @@ def test_entries_at_ignored_names_and_outside_every_prefix_are_kept_unless_they_
 
 
 def test_a_missing_source_root_whose_mirror_entries_remain_is_an_orphan_never_deleted():
-    absent = SourceEntry(EntryKind.DIRECTORY, skip=SkipReason.ABSENT, detail="the source directory does not exist")
-    still_there = MirrorEntry(EntryKind.DIRECTORY, "media", ROOT, holds=True)
+    absent = SourceEntry(FileType.DIRECTORY, skip=SkipReason.ABSENT, detail="the source directory does not exist")
+    still_there = MirrorEntry(FileType.DIRECTORY, "media", ROOT, holds=True)
 
     assert plan_of(absent, still_there, name="media", delete=True) == (Verdict.ORPHAN, Action.NONE, None)
