@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import collections
-import errno
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from . import entries
+from .directories import NotADirectoryInMirror
 from .entries import CANNOT_HARDLINK, CANNOT_SYMLINK, describe
 from .pairs import Pair
 from .plan import Rules, Step, wanted_target
@@ -18,7 +18,6 @@ from .storage import SymlinkOrCopyStorage
 from .vocab import Action, EntryKind, FileType, Outcome, Verdict
 
 Events = list[FileEvent]
-PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
 
 
 class Applier:
@@ -110,7 +109,7 @@ class Applier:
                 pair.name,
                 dry_run=self.dry_run,
             )
-        except (FileNotFoundError, entries.NotADirectoryInMirror):
+        except (FileNotFoundError, NotADirectoryInMirror):
             return events  # gone already, or its directory with it
         if was_directory and not events and pair.src is None:
             events.append(self.event(Outcome.DELETED, step, reason))  # an orphan directory, emptied first
@@ -126,9 +125,7 @@ class Applier:
             made = step.made
         else:
             assert pair.directory is not None
-            if len(os.fsencode(pair.directory.real)) + len(os.fsencode(pair.base)) + 1 >= PATH_MAX:
-                # Reachable relative to its directory, but no web server could open it by path.
-                raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), pair.name)
+            entries.check_path_length(os.path.join(pair.directory.real, pair.base))
             made = self._publish(step, pair.directory.fd(create=True), replace)
         if replace:
             events.append(self.event(Outcome.REPLACED, step, step.verdict, made=made))
@@ -185,7 +182,7 @@ class Applier:
             tmp = entries.stage_copy(dir_fd, real_source=src.real_path, mode=mode, mtime_ns=mtime_ns)
         else:
             with src.open() as content:
-                tmp = entries.stage_copy(dir_fd, content=content, mode=fpm, mtime_ns=mtime_ns)
+                tmp = entries.stage_copy(dir_fd, content=content, mode=entries.django_file_mode(fpm), mtime_ns=mtime_ns)
         _commit(tmp, pair.base, dir_fd, replace=replace)
 
 

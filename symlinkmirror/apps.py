@@ -13,4 +13,5 @@ class SymlinkMirrorConfig(AppConfig):
     def ready(self) -> None:
         from . import checks as mirror_checks
 
-        checks.register(mirror_checks.check_mirror, checks.Tags.files)
+        for check in mirror_checks.ALL:
+            checks.register(check, mirror_checks.TAG)

@@ -14,7 +14,7 @@ from functools import partial
 
 from . import plan
 from .apply import Applier, Events
-from .entries import Directory
+from .directories import Directory
 from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
 from .pairs import MirrorEntry, Pair
 from .report import FileEvent, Finding, Report, Verification

@@ -13,10 +13,10 @@ import contextlib
 import errno
 import os
 import stat
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from .directories import NotADirectoryInMirror, open_directory
 from .paths import TEMP_PREFIX, fresh_temp_base
 
 # One errno table for the package.
@@ -24,18 +24,14 @@ CANNOT_SYMLINK = frozenset({errno.EPERM, errno.ENOTSUP, errno.ENOSYS, errno.EOPN
 CANNOT_HARDLINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP})
 NO_PERMISSION_BITS = frozenset({errno.EPERM, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP})
 GONE = frozenset({errno.ENOENT, errno.ENOTDIR})
-NOT_A_DIRECTORY = frozenset({errno.ENOTDIR, errno.ELOOP})  # what O_DIRECTORY | O_NOFOLLOW says of a file or a link
+# "No entry can exist at this name": a missing part, a file where a directory
+# should be, a name too long, a loop of links.
+CANNOT_EXIST = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP})
 
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
-
-_ENSURE_LOCK = threading.RLock()  # a directory opens its parent first
-
-
-class NotADirectoryInMirror(OSError):
-    """A mirror path component that is a symlink or a file: never written or listed through."""
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
 
 
 def describe(exc: BaseException) -> str:
@@ -47,14 +43,10 @@ def describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def open_directory(name: str, dir_fd: int | None = None) -> int:
-    """Open a directory, refusing a symlink or a file at its name."""
-    try:
-        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
-    except OSError as exc:
-        if exc.errno in NOT_A_DIRECTORY:
-            raise NotADirectoryInMirror(errno.ENOTDIR, "Not a directory (or a symlink to one)", name) from None
-        raise
+def check_path_length(path: str) -> None:
+    """Refuse an entry no web server (nor FileSystemStorage) could open by its path, though a descriptor could reach it."""
+    if len(os.fsencode(path)) >= PATH_MAX:
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), path)
 
 
 def open_regular(name: str, dir_fd: int | None = None, *, follow: bool = True) -> tuple[int, os.stat_result]:
@@ -66,93 +58,6 @@ def open_regular(name: str, dir_fd: int | None = None, *, follow: bool = True) -
         os.close(fd)
         raise OSError(errno.EINVAL, "Not a regular file", name)
     return fd, st
-
-
-def make_directory(name: str, dir_fd: int, mode: int | None) -> int:
-    """Open the directory name inside dir_fd, creating it first when missing."""
-    try:
-        return open_directory(name, dir_fd)
-    except FileNotFoundError:
-        pass
-    with contextlib.suppress(FileExistsError):  # made meanwhile: opened below, which refuses a symlink or a file
-        os.mkdir(name, 0o777 if mode is None else mode, dir_fd=dir_fd)
-    fd = open_directory(name, dir_fd)
-    if mode is not None:
-        os.fchmod(fd, mode)  # as Django's safe_makedirs, whatever the umask
-    return fd
-
-
-class Directory:
-    """A mirror directory, opened by descriptor from its parent on first use and closed with the object.
-
-    Whoever uses fd keeps the Directory referenced, so the descriptor cannot be
-    closed (and its number reused) under it.
-    """
-
-    __slots__ = ("parent", "base", "real", "mode", "_fd", "__weakref__")
-
-    def __init__(self, parent: Directory | None, base: str, real: str, mode: int | None = None) -> None:
-        self.parent = parent
-        self.base = base  # the name in parent; for the root, its resolved path
-        self.real = real  # the resolved path it stands for
-        self.mode = mode  # directory_permissions_mode for the directories it creates
-        self._fd: int | None = None
-
-    def child(self, base: str) -> Directory:
-        return Directory(self, base, os.path.join(self.real, base), self.mode)
-
-    def fd(self, *, create: bool = False) -> int:
-        """The open descriptor; create=True makes the directory (and its parents) first when missing."""
-        if self._fd is not None:
-            return self._fd
-        with _ENSURE_LOCK:
-            if self._fd is None:
-                self._fd = self._open(create)
-        return self._fd
-
-    def _open(self, create: bool) -> int:
-        # From the nearest ancestor already open, one component at a time (no recursion:
-        # a tree may be as deep as PATH_MAX allows); the ancestors opened on the way are
-        # closed again, never published, so no other thread can be using them.
-        chain: list[Directory] = []
-        node: Directory = self
-        while node._fd is None and node.parent is not None:
-            chain.append(node)
-            node = node.parent
-        if node._fd is None:
-            if create:
-                os.makedirs(node.base, exist_ok=True)
-            node._fd = os.open(node.base, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-            if not chain:
-                return node._fd
-        fd, opened = node._fd, []
-        try:
-            for child in reversed(chain):
-                fd = make_directory(child.base, fd, child.mode) if create else open_directory(child.base, fd)
-                opened.append(fd)
-        except BaseException:
-            for extra in opened:
-                os.close(extra)
-            raise
-        for extra in opened[:-1]:
-            os.close(extra)
-        return fd
-
-    def descend(self, rel: str) -> Directory:
-        directory = self
-        for part in rel.split("/") if rel else ():
-            directory = directory.child(part)
-        return directory
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def __del__(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
 
 
 # Making entries.
@@ -187,27 +92,22 @@ def stage_hardlink(real_source: str, dir_fd: int) -> str:
 
 
 def stage_copy(
-    dir_fd: int,
-    *,
-    real_source: str | None = None,
-    content: Any = None,
-    mode: int | None = None,
-    mtime_ns: int | None = None,
+    dir_fd: int, *, mode: int, real_source: str | None = None, content: Any = None, mtime_ns: int | None = None
 ) -> str:
     """A copy under a fresh temporary name in dir_fd, from a trusted file or from content's chunks.
 
     A source rewritten while it was read is refused (EAGAIN), never published
-    with mixed bytes. mode, when given, is set on the copy whatever the umask.
+    with mixed bytes. mode is set on the copy whatever the umask.
     """
     tmp = fresh_temp_base()
-    fd = os.open(tmp, NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
+    # Created private: the bytes of a private source are never readable under the temporary name.
+    fd = os.open(tmp, NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd)
     try:
         if real_source is not None:
             _copy_from_path(real_source, fd)
         else:
             _copy_from_chunks(content, fd)
-        if mode is not None:
-            _chmod(fd, mode)
+        _chmod(fd, mode)
         if mtime_ns is not None:
             os.utime(fd, ns=(mtime_ns, mtime_ns))
     except BaseException:
@@ -356,6 +256,24 @@ def copy_mode(source_mode: int, file_permissions_mode: int | None) -> int:
     """A published copy is never more permissive than its source (as cp -p): its bits, within file_permissions_mode."""
     bits = stat.S_IMODE(source_mode) & 0o777
     return bits if file_permissions_mode is None else bits & file_permissions_mode
+
+
+def django_file_mode(file_permissions_mode: int | None) -> int:
+    """Django's mode for a new file: file_permissions_mode, else 0o666 less the umask."""
+    if file_permissions_mode is not None:
+        return file_permissions_mode
+    return 0o666 & ~_current_umask()
+
+
+def _current_umask() -> int:
+    """The process umask, read from /proc where it can be: setting it to read it races other threads."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def require_regular_file(path: str) -> os.stat_result:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .entries import Directory, open_regular, same_bytes
+from .directories import Directory
+from .entries import open_regular, same_bytes
 from .paths import temp_owner_alive
 from .sources import Source
 from .vocab import FileType, Role, SkipReason

@@ -15,17 +15,26 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .entries import Directory, NotADirectoryInMirror, is_temp
+from .directories import Directory
+from .entries import is_temp
+from .listing import (
+    SKIPS,
+    Descriptor,
+    Key,
+    Row,
+    check_directory,
+    identity,
+    list_mirror,
+    list_source,
+    lookup,
+    open_source_directory,
+    reason,
+)
 from .lock import LOCK_NAME
 from .pairs import MirrorEntry, Pair, SourceEntry
 from .paths import containing_root, is_within
 from .sources import Source, compile_patterns, uses_fast_path
 from .vocab import FileType, Role, SkipReason
-
-Key = tuple[int, int]  # (st_dev, st_ino) of a directory
-Row = tuple[str, str, Any]  # (name, listing kind, DirEntry, stat or None)
-
-_STALE = "The directory was replaced while it was being mirrored"
 
 
 @dataclass(slots=True)
@@ -137,16 +146,16 @@ class Walk:
         try:
             if self.fast:
                 assert frame.real is not None
-                holder = _Descriptor(_open_source_directory(frame.real, frame.expect))
+                holder = Descriptor(open_source_directory(frame.real, frame.expect))
             elif frame.real is not None and frame.expect is not None:
-                _check_directory(frame.real, frame.expect)
-            listing = self._list_source(frame, holder)
+                check_directory(frame.real, frame.expect)
+            listing = list_source(self.source.storage, frame.rel, frame.real, holder)
         except Exception as exc:  # any storage's: the directory fails, nothing of it is deleted
             if frame.pair is not None:
-                frame.pair.src = SourceEntry(FileType.DIRECTORY, error=_reason(exc))
+                frame.pair.src = SourceEntry(FileType.DIRECTORY, error=reason(exc))
                 yield frame.pair
             else:
-                yield Pair(self.source, self.source.prefix, SourceEntry(error=_reason(exc)), None)
+                yield Pair(self.source, self.source.prefix, SourceEntry(error=reason(exc)), None)
             return
         if frame.expect is not None:
             self._visited.add(frame.expect)
@@ -161,7 +170,7 @@ class Walk:
         listing: list[Row],
         mirror: dict[str, MirrorEntry],
         stack: list[_Frame],
-        holder: _Descriptor | None,
+        holder: Descriptor | None,
     ) -> Iterator[Pair]:
         present: set[str] = set()
         subdirs: list[_Frame] = []
@@ -197,7 +206,7 @@ class Walk:
                     continue  # a directory: walked after every real directory, once
                 src = followed
             else:
-                src = _SKIPS[kind]()
+                src = SKIPS[kind]()
                 if kind != "special":
                     dst = None  # not a plain name, or the directory's: nothing in the mirror stands for it
             yield Pair(self.source, mirror_name, src, dst, directory=frame.directory)
@@ -205,7 +214,7 @@ class Walk:
         stack.extend(reversed(subdirs))
 
     def _file_entry(
-        self, frame: _Frame, name: str, rel: str, node: Any, wants_link: bool, holder: _Descriptor | None
+        self, frame: _Frame, name: str, rel: str, node: Any, wants_link: bool, holder: Descriptor | None
     ) -> SourceEntry:
         real = None if frame.real is None else os.path.join(frame.real, name)
         st = node if isinstance(node, os.stat_result) else None
@@ -216,7 +225,7 @@ class Walk:
     def _subframe(
         self, frame: _Frame, name: str, rel: str, mirror_name: str, dst: MirrorEntry | None, node: Any
     ) -> _Frame:
-        key = _identity(node)
+        key = identity(node)
         real = None if frame.real is None else os.path.join(frame.real, name)
         pair = Pair(self.source, mirror_name, SourceEntry(FileType.DIRECTORY), dst, directory=frame.directory)
         listed = dst is not None and dst.kind is FileType.DIRECTORY
@@ -278,7 +287,7 @@ class Walk:
         except OSError as exc:
             if exc.errno == errno.ELOOP:  # a chain of links that never ends
                 return SourceEntry(skip=SkipReason.LOOP, detail="a symlink loop")
-            return SourceEntry(error=_reason(exc))
+            return SourceEntry(error=reason(exc))
         real_path = os.path.realpath(path)
         if not self._trusted(real_path):
             detail = f"a symlink to '{real_path}', outside the source root and every trusted root"
@@ -328,159 +337,3 @@ class Walk:
         return _Frame(rel, real_path, key, parent.child(base), listed, ancestors | {key}, pair)
 
     # Listing a source directory, three ways with one result.
-
-    def _list_source(self, frame: _Frame, holder: _Descriptor | None) -> list[Row]:
-        """[(name, kind, stat-or-DirEntry)], kind in file, dir, link, special, unsafe, conflict; sorted by name."""
-        if self.fast:
-            assert holder is not None
-            with os.scandir(holder.fd) as entries:  # through the descriptor checked above, not by path again
-                listing = [(entry.name, _kind_of_entry(entry), entry) for entry in entries]
-        elif frame.real is not None:
-            listing = self._list_local(frame.rel, frame.real)
-        else:
-            listing = self._list_remote(frame.rel)
-        listing.sort(key=lambda row: row[0])
-        return listing
-
-    def _list_local(self, rel: str, real: str) -> list[Row]:
-        try:
-            dirs, files = self.source.storage.listdir(rel)
-        except OSError:
-            # FileSystemStorage.listdir follows every symlink and raises on a loop:
-            # list the names here, so one bad link is skipped, not the directory.
-            with os.scandir(real) as entries:
-                dirs, files = [], [entry.name for entry in entries]
-        listing: list[Row] = []
-        for name in dict.fromkeys([*dirs, *files]):
-            if not _plain_name(name):
-                listing.append((name, "unsafe", None))
-                continue
-            try:
-                st = os.lstat(os.path.join(real, name))
-            except FileNotFoundError:
-                continue  # vanished between listing and looking
-            listing.append((name, _kind_of_mode(st.st_mode), st))
-        return listing
-
-    def _list_remote(self, rel: str) -> list[Row]:
-        dirs, files = self.source.storage.listdir(rel)
-        listing: list[Row] = [(name, "dir" if _plain_name(name) else "unsafe", None) for name in dict.fromkeys(dirs)]
-        taken = set(dirs)
-        for name in dict.fromkeys(files):
-            # A key 'reports' beside 'reports/2024.pdf': the directory wins, deterministically.
-            kind = "unsafe" if not _plain_name(name) else "conflict" if name in taken else "file"
-            listing.append((name, kind, None))
-        return listing
-
-
-class _Descriptor:
-    """A source directory's descriptor, open while any DirEntry listed through it may still be stat()ed."""
-
-    __slots__ = ("fd",)
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-
-    def __del__(self) -> None:
-        os.close(self.fd)
-
-
-_SKIPS = {
-    "special": lambda: SourceEntry(skip=SkipReason.SPECIAL, detail="a FIFO, socket or device, not a regular file"),
-    "unsafe": lambda: SourceEntry(
-        skip=SkipReason.UNSAFE_NAME, detail="the storage lists it under a name that is not a plain file name"
-    ),
-    "conflict": lambda: SourceEntry(
-        skip=SkipReason.CONFLICT, detail="the storage lists a directory of the same name, which is mirrored instead"
-    ),
-}
-
-
-def lookup(directory: Directory, base: str) -> MirrorEntry | None:
-    """The mirror entry base in directory, or None."""
-    try:
-        st = os.stat(base, dir_fd=directory.fd(), follow_symlinks=False)
-    except (FileNotFoundError, NotADirectoryInMirror, NotADirectoryError):
-        return None
-    return MirrorEntry(_entry_kind(st.st_mode), base, directory, st=st)
-
-
-def list_mirror(directory: Directory) -> dict[str, MirrorEntry]:
-    try:
-        with os.scandir(directory.fd()) as entries:
-            return {entry.name: MirrorEntry(_mirror_kind(entry), entry.name, directory) for entry in entries}
-    except (FileNotFoundError, NotADirectoryInMirror, NotADirectoryError):
-        return {}  # gone, or swapped for a symlink: never listed through
-
-
-def _mirror_kind(entry: os.DirEntry[str]) -> FileType:
-    if entry.is_symlink():
-        return FileType.SYMLINK
-    if entry.is_dir(follow_symlinks=False):
-        return FileType.DIRECTORY
-    if entry.is_file(follow_symlinks=False):
-        return FileType.FILE
-    return FileType.SPECIAL
-
-
-def _entry_kind(mode: int) -> FileType:
-    if stat.S_ISLNK(mode):
-        return FileType.SYMLINK
-    if stat.S_ISDIR(mode):
-        return FileType.DIRECTORY
-    if stat.S_ISREG(mode):
-        return FileType.FILE
-    return FileType.SPECIAL
-
-
-def _plain_name(name: str) -> bool:
-    """One path component: a listing (a remote storage's keys) may hold '..', '' or 'a/b',
-    which would land elsewhere in the mirror, outside the source's prefix."""
-    return name not in ("", ".", "..") and "/" not in name and "\x00" not in name
-
-
-_KINDS = {FileType.SYMLINK: "link", FileType.DIRECTORY: "dir", FileType.FILE: "file", FileType.SPECIAL: "special"}
-
-
-def _kind_of_entry(entry: os.DirEntry[str]) -> str:
-    return _KINDS[_mirror_kind(entry)]
-
-
-def _kind_of_mode(mode: int) -> str:
-    return _KINDS[_entry_kind(mode)]
-
-
-def _identity(node: Any) -> Key | None:
-    """(st_dev, st_ino) of a listed directory, to recognise it when the walk gets there."""
-    if node is None:
-        return None
-    st = node if isinstance(node, os.stat_result) else node.stat(follow_symlinks=False)
-    return st.st_dev, st.st_ino
-
-
-def _open_source_directory(path: str, expect: Key | None) -> int:
-    """Open a source directory without following a symlink swapped in since it was listed."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        if expect is not None and exc.errno in (errno.ENOTDIR, errno.ELOOP):  # now a symlink or a file
-            raise OSError(errno.ESTALE, _STALE, path) from exc
-        raise
-    if expect is not None:
-        st = os.fstat(fd)
-        if (st.st_dev, st.st_ino) != expect:
-            os.close(fd)
-            raise OSError(errno.ESTALE, _STALE, path)
-    return fd
-
-
-def _check_directory(path: str, expect: Key) -> None:
-    st = os.stat(path)  # a symlinked directory is walked through its link, checked against its target
-    if not stat.S_ISDIR(st.st_mode) or (st.st_dev, st.st_ino) != expect:
-        raise OSError(errno.ESTALE, _STALE, path)
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc) or type(exc).__name__

@@ -106,7 +106,7 @@ def test_e003_media_root_lies_inside_the_mirror(settings, mirror_in_tmp_path):
     ]
 
 
-def test_e004_the_mirror_alias_is_a_filesystemstorage(settings, mirror_in_tmp_path):
+def test_e012_the_mirror_alias_is_a_filesystemstorage(settings, mirror_in_tmp_path):
     settings.STORAGES = {
         **settings.STORAGES,
         "mirror": {
@@ -121,7 +121,7 @@ def test_e004_the_mirror_alias_is_a_filesystemstorage(settings, mirror_in_tmp_pa
         checks.Error(
             "STORAGES['mirror'] is a FileSystemStorage, not a SymlinkOrCopyStorage.",
             hint=f"Set its BACKEND to '{BACKEND}'.",
-            id="symlinkmirror.E004",
+            id="symlinkmirror.E012",
         )
     ]
 
@@ -154,7 +154,7 @@ def test_e005_a_bad_link_style_setting(settings, mirror_in_tmp_path):
     ]
 
 
-def test_e006_a_source_names_an_unknown_alias(settings, mirror_in_tmp_path):
+def test_e013_a_source_names_an_unknown_alias(settings, mirror_in_tmp_path):
     settings.SYMLINKMIRROR_SOURCES = {"media": {"storage": "default"}, "uploads": {"storage": "nowhere"}}
 
     messages = check_mirror()
@@ -163,7 +163,7 @@ def test_e006_a_source_names_an_unknown_alias(settings, mirror_in_tmp_path):
         checks.Error(
             "SYMLINKMIRROR_SOURCES['uploads'] names the storage alias 'nowhere', which STORAGES does not define.",
             hint="Add that alias to STORAGES or fix SYMLINKMIRROR_SOURCES.",
-            id="symlinkmirror.E006",
+            id="symlinkmirror.E013",
         )
     ]
 

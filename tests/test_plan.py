@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.files.storage import Storage
 
-from symlinkmirror.entries import Directory
+from symlinkmirror.directories import Directory
 from symlinkmirror.pairs import MirrorEntry, Pair, SourceEntry
 from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.plan import Rules, decide

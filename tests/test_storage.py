@@ -765,16 +765,18 @@ def test_a_link_style_setting_that_is_not_a_style_is_refused_naming_the_setting(
         storage.link_style  # noqa: B018
 
 
-def test_a_copy_never_follows_a_symlink_planted_at_its_temporary_name(tmp_path, media):
-    from symlinkmirror.storage import _copy_file
+def test_a_copy_never_follows_a_symlink_planted_at_its_temporary_name(tmp_path, media, monkeypatch):
+    from symlinkmirror import entries
 
     (media / "a.txt").write_text("alpha")
     victim = tmp_path / "victim.txt"
     victim.write_text("untouched")
-    planted = tmp_path / "planted"
-    planted.symlink_to(victim)
+    (tmp_path / "planted").symlink_to(victim)
+    monkeypatch.setattr(entries, "fresh_temp_base", lambda: "planted")  # as if guessed ahead of us
+    dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
 
     with pytest.raises(FileExistsError):
-        _copy_file(str(media / "a.txt"), str(planted))
+        entries.stage_copy(dir_fd, real_source=str(media / "a.txt"), mode=0o644)
 
+    os.close(dir_fd)
     assert victim.read_text() == "untouched"

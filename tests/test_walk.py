@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, InMemoryStorage
 
 from symlinkmirror import engine
-from symlinkmirror.entries import Directory
+from symlinkmirror.directories import Directory
 from symlinkmirror.paths import TEMP_PREFIX
 from symlinkmirror.sources import Source
 from symlinkmirror.storage import SymlinkOrCopyStorage

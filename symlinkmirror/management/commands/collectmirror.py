@@ -10,6 +10,7 @@ from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import engine
+from ...checks import TAG
 from ..options import add_changed_urls_argument, add_walk_arguments, resolve, run_options
 from ..publish import Publisher
 
@@ -18,7 +19,7 @@ LOCKED_EXIT_CODE = engine.LOCKED_EXIT_CODE
 
 class Command(BaseCommand):
     help = "Build or refresh the mirror, linking unmodified files and copying the rest."
-    requires_system_checks = [Tags.files]  # where the app's checks are registered
+    requires_system_checks = [TAG, Tags.files]  # the app's own checks, and the purge checks registered with files
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_walk_arguments(parser)

@@ -9,6 +9,7 @@ from django.core.checks import Tags
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import engine
+from ...checks import TAG
 from ...paths import printable
 from ...report import Report, Verification
 from ..options import add_changed_urls_argument, add_walk_arguments, progress_bar, resolve, run_options
@@ -19,7 +20,7 @@ EXAMPLES = 5  # findings shown per category below -v 2
 
 class Command(BaseCommand):
     help = "Check that the mirror matches its sources; exit non-zero on any finding. --fix repairs them."
-    requires_system_checks = [Tags.files]  # where the app's checks are registered
+    requires_system_checks = [TAG, Tags.files]  # the app's own checks, and the purge checks registered with files
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_walk_arguments(parser)
