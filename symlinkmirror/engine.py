@@ -15,13 +15,14 @@ from functools import partial
 from . import plan
 from .apply import Applier, Events
 from .directories import Directory
+from .listing import list_mirror
 from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
 from .pairs import MirrorEntry, Pair
 from .report import FileEvent, Finding, Report, Verification
 from .sources import DEFAULT_IGNORE_PATTERNS, Source, configured_sources, mirror_storage, reserved_prefixes
 from .storage import SymlinkOrCopyStorage
 from .vocab import FileType, LinkStyle, Outcome, Role, Verdict
-from .walk import Walk, list_mirror
+from .walk import Walk
 
 __all__ = [
     "DEFAULT_IGNORE_PATTERNS",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -63,7 +64,7 @@ def _deleted(event: FileEvent) -> str:
     return f"{text} ({event.reason})" if event.reason else text
 
 
-_MESSAGES = {
+_MESSAGES: dict[Outcome, Callable[[FileEvent], str]] = {
     Outcome.LINKED: _created,
     Outcome.COPIED: _created,
     Outcome.REPLACED: _replaced,

@@ -84,7 +84,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             raise ImproperlyConfigured(
                 f"SYMLINKMIRROR_LINK_STYLE must be one of {', '.join(LINK_STYLES)}, not {style!r}."
             )
-        return style
+        return str(style)
 
     @property
     def supports_symlinks(self) -> bool:
@@ -441,8 +441,8 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                     return entries.stage_hardlink(real_source, dir_fd), EntryKind.HARDLINK
                 if not self._symlinks_unsupported:
                     target = link_target(real_source, full_path, style)
-                    mtime_ns = os.stat(real_source).st_mtime_ns
-                    return entries.stage_symlink(target, dir_fd, mtime_ns), EntryKind.SYMLINK
+                    published = os.stat(real_source).st_mtime_ns  # the link's own mtime records it
+                    return entries.stage_symlink(target, dir_fd, published), EntryKind.SYMLINK
             except OSError as exc:
                 if exc.errno not in (entries.CANNOT_HARDLINK if style == "hard" else entries.CANNOT_SYMLINK):
                     raise
@@ -450,10 +450,11 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                     self._no_symlinks(exc)
         if real_source is not None:
             before = entries.require_regular_file(real_source)
+            mtime_ns = None
             if preserve:
                 mode, mtime_ns = entries.copy_mode(before.st_mode, self.file_permissions_mode), before.st_mtime_ns
             else:
-                mode, mtime_ns = self._django_file_mode(), None
+                mode = self._django_file_mode()
             tmp = entries.stage_copy(dir_fd, real_source=real_source, mode=mode, mtime_ns=mtime_ns)
         else:
             tmp = entries.stage_copy(dir_fd, content=content, mode=self._django_file_mode())

@@ -5,11 +5,11 @@ from __future__ import annotations
 import tempfile
 
 from django.core.files import File
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db import models
 
 
-def mirror_storage():
+def mirror_storage() -> Storage:
     return storages["mirror"]
 
 
