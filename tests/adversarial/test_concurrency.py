@@ -28,7 +28,8 @@ from .helpers import (
 def test_second_run_on_a_locked_mirror_fails_fast_and_the_first_finishes(tmp_path):
     media, static, mirror = tmp_path / "media", tmp_path / "static", tmp_path / "mirror"
     static.mkdir()
-    make_big_tree(media, dirs=25)  # 5,000 linked and 5,000 copied files
+    # 12,000 linked and 12,000 copied files: the first run must outlast the second's start-up on a busy machine.
+    make_big_tree(media, dirs=60)
     env = project_env(tmp_path, media=media, static=static, mirror=mirror, symlink_within=media / "originals")
     first = subprocess.Popen(
         manage_command("collectmirror"), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -52,9 +53,9 @@ def test_second_run_on_a_locked_mirror_fails_fast_and_the_first_finishes(tmp_pat
     assert first_running
     assert took < 10  # no waiting for the lock: only Django's start-up
     assert (first.returncode, err) == (0, "")
-    assert out == "5000 files linked, 5000 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed.\n"
+    assert out == "12000 files linked, 12000 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed.\n"
     verified = manage("verifymirror", env=env)
-    assert (verified.returncode, verified.stdout) == (0, "10000 files checked: the mirror is clean.\n")
+    assert (verified.returncode, verified.stdout) == (0, "24000 files checked: the mirror is clean.\n")
     assert temp_leftovers(mirror) == []
 
 
