@@ -23,10 +23,15 @@ Events = list[FileEvent]
 class Applier:
     """Does what each step says (or, in a dry run, says what it would do)."""
 
-    def __init__(self, mirror: SymlinkOrCopyStorage, rules: Rules, *, dry_run: bool = False) -> None:
+    def __init__(
+        self, mirror: SymlinkOrCopyStorage, rules: Rules, *, dry_run: bool = False, list_unmodified: bool = True
+    ) -> None:
         self.mirror = mirror
         self.rules = rules
         self.dry_run = dry_run
+        # False: an unmodified file is counted, not named: one event per source serves them all.
+        self.list_unmodified = list_unmodified
+        self._unmodified: dict[str, FileEvent] = {}
 
     def run(
         self, pairs: Iterable[Pair], decide: Callable[[Pair], Step], finish: Callable[[Events], None], workers: int = 1
@@ -72,9 +77,15 @@ class Applier:
     # One method per action.
 
     def _none(self, step: Step) -> Events:
-        if step.verdict is Verdict.OK and _is_file(step.pair):
+        if step.verdict is not Verdict.OK or not _is_file(step.pair):
+            return []
+        if self.list_unmodified:
             return [self.event(Outcome.UNMODIFIED, step)]
-        return []
+        source = step.pair.source.name
+        event = self._unmodified.get(source)
+        if event is None:
+            event = self._unmodified[source] = FileEvent(Outcome.UNMODIFIED, source, "", dry_run=self.dry_run)
+        return [event]
 
     def _fail(self, step: Step) -> Events:
         return [self.event(Outcome.FAILED, step, step.detail)]

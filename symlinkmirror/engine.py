@@ -92,12 +92,13 @@ def collect(
     run = _Run(sources, mirror, options)
     report = Report(dry_run=options.dry_run)
     started = time.monotonic()
-    finish = partial(_finish, report, options, on_event, on_progress)
+    finish = _Finisher(report, options, on_event, on_progress)
     if options.dry_run:
         run.collect(finish)
     else:
         with mirror_lock(os.fspath(mirror.location)):
             run.collect(finish)
+    finish.flush()
     report.duration = time.monotonic() - started
     return report
 
@@ -143,19 +144,38 @@ def verify(
     return result
 
 
-def _finish(
-    report: Report,
-    options: Options,
-    on_event: Callable[[FileEvent], None] | None,
-    on_progress: Progress | None,
-    events: Events,
-) -> None:
-    for event in events:
-        if on_progress is not None and event.action is not Outcome.DELETED:
-            on_progress(1)
-        report.add(event)
-        if on_event is not None and (options.list_unmodified or event.action is not Outcome.UNMODIFIED):
-            on_event(event)
+class _Finisher:
+    """Counts each step's events into the report, passes them on, and the progress in batches."""
+
+    BATCH = 256
+
+    def __init__(
+        self,
+        report: Report,
+        options: Options,
+        on_event: Callable[[FileEvent], None] | None,
+        on_progress: Progress | None,
+    ) -> None:
+        self.report = report
+        self.list_unmodified = options.list_unmodified
+        self.on_event = on_event
+        self.on_progress = on_progress
+        self.pending = 0
+
+    def __call__(self, events: Events) -> None:
+        for event in events:
+            if event.action is not Outcome.DELETED:
+                self.pending += 1
+            self.report.add(event)
+            if self.on_event is not None and (self.list_unmodified or event.action is not Outcome.UNMODIFIED):
+                self.on_event(event)
+        if self.pending >= self.BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.on_progress is not None and self.pending:
+            self.on_progress(self.pending)
+        self.pending = 0
 
 
 class _Run:
@@ -177,7 +197,9 @@ class _Run:
         self.prefixes = {source.prefix for source in sources} | set(options.keep_prefixes)
 
     def collect(self, finish: Callable[[Events], None]) -> None:
-        applier = Applier(self.mirror, self.rules, dry_run=self.options.dry_run)
+        applier = Applier(
+            self.mirror, self.rules, dry_run=self.options.dry_run, list_unmodified=self.options.list_unmodified
+        )
         decide = partial(plan.decide, rules=self.rules)
         for source in self.sources:
             if self.options.clear:

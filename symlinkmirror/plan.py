@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from .entries import describe, is_temp
 from .pairs import MirrorEntry, Pair, SourceEntry
@@ -27,9 +28,8 @@ class Rules:
     delete: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What the plan decided for one pair. detail is the finding's sentence."""
+class Step(NamedTuple):
+    """What the plan decided for one pair. detail is the finding's sentence. (A tuple: one is made per file.)"""
 
     pair: Pair
     verdict: Verdict
