@@ -67,6 +67,19 @@ def test_an_edit_behind_a_link_is_a_changed_url(media_tree, tmp_path):
     assert os.readlink(media_tree.mirror / "media" / "a.txt") == str(original)
 
 
+def test_an_edit_behind_a_link_is_listed_as_a_change_in_json(media_tree):
+    original = media_tree.media / "b.txt"
+    later = original.stat().st_mtime_ns + 5_000_000_000
+    os.utime(original, ns=(later, later))
+
+    lines, _err = run("collectmirror", "--json")
+
+    changed = json.loads("\n".join(lines))["changed"]
+    assert changed == [
+        {"name": "media/b.txt", "url": "/media/b.txt", "action": "replaced", "verdict": "changed-content"}
+    ]
+
+
 def test_a_live_writers_temporary_file_is_not_a_finding(media_tree):
     (media_tree.mirror / "media" / f".symlinkmirror-tmp-{os.getpid()}-0a1b2c3d4e5f").write_text("being saved")
 

@@ -35,6 +35,7 @@ class Publisher:
         self.as_json = as_json
         self.changed_urls = changed_urls
         self.show_changes = show_changes
+        self.changes: list[dict[str, str]] = []  # for --json: one per change, as --changed-urls lists them
 
     def run(self, runner: Runner, sources: list[Source], options: Options, description: str) -> Report:
         # Written beside its final name and renamed there at the end, so a run
@@ -60,6 +61,9 @@ class Publisher:
     def on_event(self, event: FileEvent) -> None:
         if event.changed and self.urls is not None:
             self.urls.write(self.mirror.url(event.name) + "\n")
+        if event.changed and self.as_json:
+            url = self.mirror.url(event.name) if self.mirror.base_url is not None else None
+            self.changes.append({"name": event.name, "url": url, "action": event.action, "verdict": event.verdict})
         if event.action is Outcome.FAILED:
             self.command.stderr.write(event.message)
         elif not self.as_json and self.verbosity >= (1 if self.show_changes and _shown(event) else event.level):

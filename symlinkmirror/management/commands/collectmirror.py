@@ -71,7 +71,7 @@ class Command(BaseCommand):
         )
         report = publisher.run(engine.collect, sources, chosen, "Mirroring")
         if options["as_json"]:
-            self.stdout.write(json.dumps(report.as_dict(), indent=2))
+            self.stdout.write(json.dumps({**report.as_dict(), "changed": publisher.changes}, indent=2))
         elif verbosity >= 1:
             self.stdout.write(report.summary())
         if report.failed:

@@ -38,7 +38,7 @@ class Command(BaseCommand):
         sources, mirror = resolve(options)
         chosen = run_options(options)
         result = self.verify(sources, mirror, chosen, verbosity)
-        before, fixed = result, None
+        before, fixed, publisher_changes = result, None, []
         if options["fix"] and not result.clean:
             publisher = Publisher(
                 self,
@@ -49,9 +49,10 @@ class Command(BaseCommand):
                 show_changes=True,
             )
             fixed = publisher.run(engine.repair, sources, chosen, "Repairing")
+            publisher_changes = publisher.changes
             result = self.verify(sources, mirror, chosen, verbosity)
         if options["as_json"]:
-            self.stdout.write(json.dumps(document(before, result, fixed), indent=2))
+            self.stdout.write(json.dumps(document(before, result, fixed, publisher_changes), indent=2))
         elif verbosity >= 1:
             if fixed is not None:
                 self.write_fixed(before, result)
@@ -93,11 +94,13 @@ def repaired_findings(before: Verification, after: Verification) -> list[Any]:
     return [finding for finding in before.findings if (finding.category, finding.name) not in remaining]
 
 
-def document(before: Verification, after: Verification, fixed: Report | None) -> dict[str, Any]:
+def document(
+    before: Verification, after: Verification, fixed: Report | None, changes: list[dict[str, str]]
+) -> dict[str, Any]:
     """--json: the (final) findings; with --fix, what was fixed and the repair's own report."""
     result = after.as_dict()
     if fixed is not None:
         result["fixed"] = [finding.as_dict() for finding in repaired_findings(before, after)]
         result["fix_errors"] = fixed.as_dict()["errors"]
-        result["fix"] = fixed.as_dict()
+        result["fix"] = {**fixed.as_dict(), "changed": changes}
     return result
