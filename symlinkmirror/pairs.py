@@ -181,10 +181,11 @@ class Pair:
         *,
         directory: Directory | None = None,
         role: Role = Role.MANAGED,
+        base: str | None = None,
     ) -> None:
         self.source = source
         self.name = name  # the mirror name
-        self.base = name.rpartition("/")[2]
+        self.base = name.rpartition("/")[2] if base is None else base
         self.directory = directory  # the mirror directory the entry lives (or will live) in
         self.src = src
         self.dst = dst

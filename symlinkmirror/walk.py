@@ -176,10 +176,15 @@ class Walk:
         subdirs: list[_Frame] = []
         wants_link = frame.real is not None and containing_root(frame.real, self.link_roots) is not None
         ignored = self._ignored
+        # Computed once per directory, not per file: what each name is prefixed with.
+        rel_prefix = f"{frame.rel}/" if frame.rel else ""
+        mirror_prefix = self.source.mirror_name(rel_prefix) if rel_prefix else self.source.mirror_name("x")[:-1]
+        real_prefix = None if frame.real is None else os.path.join(frame.real, "")
+        directory, source = frame.directory, self.source
         for name, kind, node in listing:
-            rel = f"{frame.rel}/{name}" if frame.rel else name
-            mirror_name = self.source.mirror_name(rel)
-            if ignored is not None and (ignored.match(name) or (kind != "dir" and frame.rel and ignored.match(rel))):
+            rel = rel_prefix + name
+            mirror_name = mirror_prefix + name if name else source.mirror_name(rel)
+            if ignored is not None and (ignored.match(name) or (kind != "dir" and rel_prefix and ignored.match(rel))):
                 present.add(name)  # ignored names keep their mirror entries
                 if name in mirror:
                     yield from self._kept(frame, name, mirror_name, mirror[name], stack)
@@ -195,7 +200,13 @@ class Walk:
                     stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
                     stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.MANAGED))
                     continue
-                src = self._file_entry(frame, name, rel, node, wants_link, holder)
+                real = None if real_prefix is None else real_prefix + name
+                if node is None or isinstance(node, os.stat_result):
+                    src = SourceEntry(FileType.FILE, real, wants_link, st=node, storage=source.storage, rel=rel)
+                else:  # a DirEntry, stat()ed through holder's descriptor when the plan needs it
+                    src = SourceEntry(FileType.FILE, real, wants_link, node=node, owner=holder)
+                yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
+                continue
             elif kind == "dir":
                 subdirs.append(self._subframe(frame, name, rel, mirror_name, dst, node))
                 continue
@@ -209,7 +220,7 @@ class Walk:
                 src = SKIPS[kind]()
                 if kind != "special":
                     dst = None  # not a plain name, or the directory's: nothing in the mirror stands for it
-            yield Pair(self.source, mirror_name, src, dst, directory=frame.directory)
+            yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
         yield from self._orphans(frame, mirror, present, stack)
         stack.extend(reversed(subdirs))
 
