@@ -67,6 +67,9 @@ class Directory:
         with _ENSURE_LOCK:
             if self._fd is None:
                 self._fd = self._open(create)
+                # Open now, it needs its parent no more: letting go keeps the descriptors held
+                # to those of the directories still waiting to be opened, not the whole depth.
+                self.parent = None
         return self._fd
 
     def _open(self, create: bool) -> int:
