@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import io
 import os
 import stat
 import warnings
@@ -12,14 +11,12 @@ from urllib.parse import quote, urljoin
 
 import django
 from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
-from django.core.files import File
 from django.core.files.storage import FileSystemStorage
-from django.utils._os import safe_makedirs
 from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 
-from . import conf, directories, entries
-from .paths import LINK_STYLES, containing_root, is_within, link_target, resolve_roots, split_roots, temp_name
+from . import conf, entries, staging
+from .paths import LINK_STYLES, containing_root, is_within, resolve_roots, split_roots, temp_name
 from .vocab import EntryKind
 
 # Django 5.2's default FileSystemStorage.OS_OPEN_FLAGS, and its warning when a subclass changes them.
@@ -182,38 +179,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
                 return None
             raise
 
-    @staticmethod
-    def local_path(content: Any) -> str | None:
-        """The real path of the file backing content, or None.
-
-        Only content that reads exactly the bytes of the file its name points to
-        counts: Django File objects that do not change what they read, around a
-        plain open file whose descriptor is that very file. A File subclass
-        that rewrites its chunks (a watermark), a temporary upload (deleted
-        after the request), a ContentFile or a renamed File is copied.
-        """
-        obj = content
-        for _depth in range(4):
-            if isinstance(obj, File):
-                cls = type(obj)
-                if cls.chunks is not File.chunks or cls.read is not File.read or cls.__iter__ is not File.__iter__:
-                    return None
-                if hasattr(obj, "temporary_file_path"):
-                    return None
-                obj = obj.file
-                continue
-            if not isinstance(obj, io.IOBase):
-                return None  # an unknown wrapper may change the bytes it reads
-            name = getattr(obj, "name", None)
-            if not isinstance(name, str):
-                return None
-            try:
-                opened, named = os.fstat(obj.fileno()), os.stat(name)
-            except (OSError, ValueError):
-                return None
-            same = (opened.st_dev, opened.st_ino) == (named.st_dev, named.st_ino)
-            return os.path.realpath(name) if same and stat.S_ISREG(named.st_mode) else None
-        return None
+    local_path = staticmethod(staging.local_path)
 
     def put(
         self,
@@ -246,7 +212,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             raise ValueError("put() needs exactly one of real_source or content.")
         full_path = self.path(name)
         entries.check_path_length(full_path)
-        directory = self._directory(full_path, create=True)
+        directory = staging.directory_of(self, full_path, create=True)
         dir_fd, base = directory.fd(), os.path.basename(full_path)
         style = link_style or self.link_style
         if wants_link is None:
@@ -260,10 +226,12 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             if not replace:
                 # Creating a link is atomic and fails on an existing name: make
                 # a new one in place. Only replacing needs the temporary name.
-                made = self._link_in_place(dir_fd, base, full_path, real_source, style)
+                made = staging.link_in_place(self, dir_fd, base, full_path, real_source, style)
                 if made:
                     return made
-        tmp, made = self._stage(dir_fd, full_path, real_source, content, style, link=wants_link, preserve=preserve)
+        tmp, made = staging.stage(
+            self, dir_fd, full_path, real_source, content, style, link=wants_link, preserve=preserve
+        )
         try:
             if made is EntryKind.COPY and mtime_ns is not None:
                 entries.stamp(tmp, dir_fd, mtime_ns)
@@ -357,45 +325,10 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         Raises SuspiciousFileOperation when it resolves outside the location.
         """
         path = self.path(name)
-        self._directory(os.path.join(path, ""), create=True).fd()
+        staging.directory_of(self, os.path.join(path, ""), create=True).fd()
         return path
 
     # Internals.
-
-    def _directory(self, full_path: str, *, create: bool) -> directories.Directory:
-        """The directory full_path lies in, made as Django makes it, then opened without following a symlink.
-
-        Every later step is relative to that descriptor: a component swapped
-        for a symlink after the checks is refused, never written through.
-        """
-        directory = os.path.dirname(full_path)
-        if create:
-            self._make_directory(full_path)
-        else:
-            self._refuse_outside(directory)
-        location = os.path.abspath(self.location)
-        root = directories.Directory(None, location, location)
-        opened = root.descend(os.path.relpath(directory, location).replace(os.sep, "/").removeprefix("."))
-        try:
-            opened.fd()
-        except directories.NotADirectoryInMirror:
-            self._refuse_outside(directory)  # swapped for a link meanwhile
-            raise FileExistsError(f"{directory} exists and is not a directory.") from None
-        return opened
-
-    def _make_directory(self, full_path: str) -> None:
-        directory = os.path.dirname(full_path)
-        # Before creating anything (realpath resolves the part that exists),
-        # and again after, in case a symlink was swapped in meanwhile.
-        self._refuse_outside(directory)
-        try:
-            if self.directory_permissions_mode is not None:
-                safe_makedirs(directory, self.directory_permissions_mode, exist_ok=True)
-            else:
-                os.makedirs(directory, exist_ok=True)
-        except FileExistsError:
-            raise FileExistsError(f"{directory} exists and is not a directory.") from None
-        self._refuse_outside(directory)
 
     def _refuse_outside(self, directory: str) -> None:
         # A symlinked directory inside the mirror could point anywhere; never
@@ -404,62 +337,6 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             raise SuspiciousFileOperation(
                 f"The directory '{directory}' resolves outside the storage location '{self.location}'; refusing to write through it."
             )
-
-    def _link_in_place(self, dir_fd: int, base: str, full_path: str, real_source: str, style: str) -> EntryKind | None:
-        """Make a new link at base; None when this filesystem cannot, so the caller copies."""
-        try:
-            if style == "hard":
-                entries.hardlink_new(real_source, base, dir_fd)
-                return EntryKind.HARDLINK
-            if self._symlinks_unsupported:
-                return None
-            target = link_target(real_source, full_path, style)
-            entries.symlink_new(target, base, dir_fd, os.stat(real_source).st_mtime_ns)
-            return EntryKind.SYMLINK
-        except FileExistsError:
-            raise FileExistsError(errno.EEXIST, "File exists", full_path) from None
-        except OSError as exc:
-            if exc.errno in (entries.CANNOT_HARDLINK if style == "hard" else entries.CANNOT_SYMLINK):
-                return None
-            raise
-
-    def _stage(
-        self,
-        dir_fd: int,
-        full_path: str,
-        real_source: str | None,
-        content: Any,
-        style: str,
-        *,
-        link: bool,
-        preserve: bool,
-    ) -> tuple[str, EntryKind]:
-        """Make the entry under a temporary name: a link to real_source when link is set and possible, else a copy."""
-        if link and real_source is not None:
-            try:
-                if style == "hard":
-                    return entries.stage_hardlink(real_source, dir_fd), EntryKind.HARDLINK
-                if not self._symlinks_unsupported:
-                    target = link_target(real_source, full_path, style)
-                    published = os.stat(real_source).st_mtime_ns  # the link's own mtime records it
-                    return entries.stage_symlink(target, dir_fd, published), EntryKind.SYMLINK
-            except OSError as exc:
-                if exc.errno not in (entries.CANNOT_HARDLINK if style == "hard" else entries.CANNOT_SYMLINK):
-                    raise
-                if style != "hard":
-                    self._no_symlinks(exc)
-        if real_source is not None:
-            before = entries.require_regular_file(real_source)
-            mtime_ns = None
-            if preserve:
-                mode, mtime_ns = entries.copy_mode(before.st_mode, self.file_permissions_mode), before.st_mtime_ns
-            else:
-                mode = self._django_file_mode()
-            tmp = entries.stage_copy(dir_fd, real_source=real_source, mode=mode, mtime_ns=mtime_ns)
-        else:
-            tmp = entries.stage_copy(dir_fd, content=content, mode=self._django_file_mode())
-        self._ensure_location_group_id(os.path.join(os.path.dirname(full_path), tmp))  # type: ignore[attr-defined]
-        return tmp, EntryKind.COPY
 
     def _django_file_mode(self) -> int:
         """Django's mode for a new file: file_permissions_mode, else 0o666 less the umask."""
