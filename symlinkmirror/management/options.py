@@ -75,6 +75,18 @@ def add_changed_urls_argument(parser: CommandParser) -> None:
     )
 
 
+def add_purge_argument(parser: CommandParser, *, after: str) -> None:
+    parser.add_argument(
+        "--purge",
+        action="store_true",
+        help=(
+            f"After {after}, purge the URLs of the entries replaced or deleted (created too with "
+            "SYMLINKMIRROR_PURGE_CREATED) through every backend of SYMLINKMIRROR_PURGE "
+            "(with --dry-run: print the batches)."
+        ),
+    )
+
+
 def ignore_patterns(options: dict[str, Any]) -> list[str]:
     patterns = list(options["ignore_patterns"])
     if options["use_default_ignore_patterns"]:

@@ -11,8 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import engine
 from ...checks import TAG
-from ..options import add_changed_urls_argument, add_walk_arguments, resolve, run_options
-from ..publish import Publisher
+from ..options import add_changed_urls_argument, add_purge_argument, add_walk_arguments, resolve, run_options
+from ..publish import Publisher, failures, purge_document
 
 LOCKED_EXIT_CODE = engine.LOCKED_EXIT_CODE
 
@@ -50,6 +50,7 @@ class Command(BaseCommand):
             help="Compare and write entries in N threads (helps when copying). Defaults to 1.",
         )
         add_changed_urls_argument(parser)
+        add_purge_argument(parser, after="the last entry is in place")
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
@@ -67,15 +68,23 @@ class Command(BaseCommand):
         if options["clear"] and options["interactive"] and not options["dry_run"]:
             self.confirm_clear(os.fspath(mirror.location), sources)
         publisher = Publisher(
-            self, mirror, verbosity=verbosity, as_json=options["as_json"], changed_urls=options["changed_urls"]
+            self,
+            mirror,
+            verbosity=verbosity,
+            as_json=options["as_json"],
+            changed_urls=options["changed_urls"],
+            purge_after=options["purge"],
         )
         report = publisher.run(engine.collect, sources, chosen, "Mirroring")
-        if options["as_json"]:
-            self.stdout.write(json.dumps({**report.as_dict(), "changed": publisher.changes}, indent=2))
-        elif verbosity >= 1:
+        if verbosity >= 1 and not options["as_json"]:
             self.stdout.write(report.summary())
-        if report.failed:
-            raise CommandError(f"{report.failed} file(s) failed; see the messages above.")
+        purged = publisher.purge_published(dry_run=options["dry_run"])
+        if options["as_json"]:
+            document = {**report.as_dict(), "changed": publisher.changes, **purge_document(purged)}
+            self.stdout.write(json.dumps(document, indent=2))
+        problem = failures(report, purged)
+        if problem:
+            raise CommandError(problem)
 
     def confirm_clear(self, location: str, sources: list[Any]) -> None:
         names = ", ".join(f"'{source.name}'" for source in sources)

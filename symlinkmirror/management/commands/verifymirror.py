@@ -12,8 +12,15 @@ from ... import engine
 from ...checks import TAG
 from ...paths import printable
 from ...report import Report, Verification
-from ..options import add_changed_urls_argument, add_walk_arguments, progress_bar, resolve, run_options
-from ..publish import Publisher
+from ..options import (
+    add_changed_urls_argument,
+    add_purge_argument,
+    add_walk_arguments,
+    progress_bar,
+    resolve,
+    run_options,
+)
+from ..publish import Publisher, failures, purge_document
 
 EXAMPLES = 5  # findings shown per category below -v 2
 
@@ -30,15 +37,18 @@ class Command(BaseCommand):
             help="Apply the plan the findings come from (which deletes orphans), list each change, then verify again.",
         )
         add_changed_urls_argument(parser)
+        add_purge_argument(parser, after="--fix has repaired the mirror")
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
         if options["changed_urls"] and not options["fix"]:
             raise CommandError("--changed-urls lists what --fix changes: pass --fix too, or leave it out.")
+        if options["purge"] and not options["fix"]:
+            raise CommandError("--purge purges what --fix changes: pass --fix too, or leave it out.")
         sources, mirror = resolve(options)
         chosen = run_options(options)
         result = self.verify(sources, mirror, chosen, verbosity)
-        before, fixed, publisher_changes = result, None, []
+        before, fixed, publisher_changes, purged = result, None, [], None
         if options["fix"] and not result.clean:
             publisher = Publisher(
                 self,
@@ -47,18 +57,24 @@ class Command(BaseCommand):
                 as_json=options["as_json"],
                 changed_urls=options["changed_urls"],
                 show_changes=True,
+                purge_after=options["purge"],
             )
             fixed = publisher.run(engine.repair, sources, chosen, "Repairing")
             publisher_changes = publisher.changes
+            purged = publisher.purge_published(dry_run=False)
             result = self.verify(sources, mirror, chosen, verbosity)
         if options["as_json"]:
-            self.stdout.write(json.dumps(document(before, result, fixed, publisher_changes), indent=2))
+            doc = {**document(before, result, fixed, publisher_changes), **purge_document(purged)}
+            self.stdout.write(json.dumps(doc, indent=2))
         elif verbosity >= 1:
             if fixed is not None:
                 self.write_fixed(before, result)
             self.write_human(result, verbosity)
+        problem = failures(Report(), purged)
         if not result.clean:
-            raise CommandError(f"The mirror has {len(result.findings)} finding(s).", returncode=1)
+            raise CommandError(f"The mirror has {len(result.findings)} finding(s). {problem}".strip(), returncode=1)
+        if problem:
+            raise CommandError(problem)
 
     def verify(self, sources: Any, mirror: Any, chosen: engine.Options, verbosity: int) -> Verification:
         bar = progress_bar(self, verbosity, "Verifying")
