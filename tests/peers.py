@@ -17,10 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_origin import free_port
-
 START_TIMEOUT = 30  # seconds: varnishd compiles its VCL with cc; moto imports Flask
 TIMEOUT = 5
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 @contextmanager

@@ -6,10 +6,8 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from contextlib import contextmanager
@@ -23,6 +21,7 @@ from django.core.management.base import CommandError
 
 from testproject.models import Photo
 from tests.factories import PhotoFactory
+from tests.peers import free_port, running
 
 TIMEOUT = 5  # seconds, for each request and for nginx to start or stop
 
@@ -67,12 +66,6 @@ def temp_path_directives(nginx: str, prefix: Path) -> str:
     return "\n".join(lines)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
 class Origin:
     port: int
@@ -100,20 +93,9 @@ def running_nginx(root: Path, prefix: Path, *, user: str):
             prefix=prefix, port=port, root=root, temp_paths=temp_path_directives(nginx, prefix), user=user
         )
     )
-    with (prefix / "stderr.log").open("w") as stderr:
-        process = subprocess.Popen(
-            [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=stderr
-        )
-        try:
-            wait_for_port(port, process, prefix)
-            yield Origin(port)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    command = [nginx, "-p", str(prefix), "-c", str(conf), "-g", "daemon off;"]
+    with running("nginx", command, port, prefix / "stderr.log"):
+        yield Origin(port)
 
 
 @pytest.fixture
@@ -127,21 +109,6 @@ def origin(mirror_in_tmp_path, tmp_path):
 
 def is_root() -> bool:
     return os.geteuid() == 0
-
-
-def wait_for_port(port: int, process: subprocess.Popen, prefix: Path) -> None:
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        if process.poll() is not None:
-            logs = "".join(p.read_text() for p in (prefix / "stderr.log", prefix / "error.log") if p.exists())
-            pytest.fail(f"nginx exited with status {process.returncode}:\n{logs}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"nginx did not accept connections on 127.0.0.1:{port} within {TIMEOUT}s.")
-            time.sleep(0.05)
 
 
 def collectmirror(*args: str) -> list[str]:
