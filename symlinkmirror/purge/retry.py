@@ -13,10 +13,10 @@ def backoff(attempt: int, *, first: float, cap: float, asked: float | None = Non
 
     A provider's own Retry-After wins when it is longer, up to the same cap.
     """
-    delay = min(cap, first * 2 ** (attempt - 1))
+    delay = min(cap, first * 2.0 ** (attempt - 1))
     if asked is not None:
         delay = max(delay, min(asked, cap))
-    return delay
+    return float(delay)
 
 
 def send(

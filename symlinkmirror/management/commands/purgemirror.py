@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import purge
 from ...checks import PURGE_TAG
@@ -19,7 +19,7 @@ class Command(BaseCommand):
     )
     requires_system_checks = [PURGE_TAG]
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "file", nargs="?", metavar="FILE", help="The file of URLs to purge, one a line; '-' reads standard input."
         )
@@ -50,7 +50,9 @@ class Command(BaseCommand):
             help="Print the batches and the number of billed paths; call no CDN.",
         )
 
-    def handle(self, *args: Any, file: str | None, prefixes: list[str], aliases: list[str] | None, **options: Any):
+    def handle(
+        self, *args: Any, file: str | None, prefixes: list[str], aliases: list[str] | None, **options: Any
+    ) -> None:
         self.verbosity = options["verbosity"]
         dry_run = options["dry_run"]
         if options["resume"] and (file or prefixes):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.files.base import ContentFile
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from testproject.models import Photo
 
@@ -11,10 +13,10 @@ from testproject.models import Photo
 class Command(BaseCommand):
     help = "Create sample photos in MEDIA_ROOT and publish their renditions through the mirror storage."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--count", type=int, default=6, help="How many photos to create. Defaults to 6.")
 
-    def handle(self, *args, count, **options):
+    def handle(self, *args: Any, count: int, **options: Any) -> None:
         for number in range(1, count + 1):
             photo = Photo(title=f"Sample {number}", watermark="© demo" if number % 3 == 0 else "")
             photo.original.save(
