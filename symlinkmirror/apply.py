@@ -18,6 +18,8 @@ from .storage import SymlinkOrCopyStorage
 from .vocab import Action, EntryKind, FileType, Outcome, Verdict
 
 Events = list[FileEvent]
+# Looked up once: an enum member read through its class is slow on Python 3.11, and these run per file.
+_OK, _FILE = Verdict.OK, FileType.FILE
 
 
 class Applier:
@@ -77,7 +79,7 @@ class Applier:
     # One method per action.
 
     def _none(self, step: Step) -> Events:
-        if step.verdict is not Verdict.OK or not _is_file(step.pair):
+        if step.verdict is not _OK or not _is_file(step.pair):
             return []
         if self.list_unmodified:
             return [self.event(Outcome.UNMODIFIED, step)]
@@ -219,7 +221,7 @@ def _delete_reason(step: Step) -> str:
 
 def _is_file(pair: Pair) -> bool:
     src = pair.src
-    return src is not None and src.kind is FileType.FILE and src.skip is None and src.error is None
+    return src is not None and src.kind is _FILE and src.skip is None and src.error is None
 
 
 _HANDLERS: dict[Action, Callable[[Applier, Step], Events]] = {

@@ -42,6 +42,9 @@ __all__ = [
 ]
 
 UNMANAGED = "(unmanaged)"  # the source name of entries outside every source's prefix
+# Looked up once: an enum member read through its class is slow on Python 3.11, and these run per file.
+_FILE, _OK = FileType.FILE, Verdict.OK
+_DELETED, _UNMODIFIED = Outcome.DELETED, Outcome.UNMODIFIED
 
 
 @dataclass(frozen=True)
@@ -132,11 +135,11 @@ def verify(
     for pair in run.pairs():
         step = plan.decide(pair, run.rules)
         src = pair.src
-        if src is not None and src.kind is FileType.FILE and src.skip is None:
+        if src is not None and src.kind is _FILE and src.skip is None:
             result.checked += 1
             if on_progress is not None:
                 on_progress(1)
-        if step.verdict is not Verdict.OK:
+        if step.verdict is not _OK:
             result.findings.append(Finding(step.verdict, pair.source.name, pair.name, step.detail))
         if src is not None and src.skip is not None:
             result.notes.append(Finding(src.skip, pair.source.name, pair.name, src.detail))
@@ -164,10 +167,10 @@ class _Finisher:
 
     def __call__(self, events: Events) -> None:
         for event in events:
-            if event.action is not Outcome.DELETED:
+            if event.action is not _DELETED:
                 self.pending += 1
             self.report.add(event)
-            if self.on_event is not None and (self.list_unmodified or event.action is not Outcome.UNMODIFIED):
+            if self.on_event is not None and (self.list_unmodified or event.action is not _UNMODIFIED):
                 self.on_event(event)
         if self.pending >= self.BATCH:
             self.flush()

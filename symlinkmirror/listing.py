@@ -109,14 +109,18 @@ def list_mirror(directory: Directory) -> dict[str, MirrorEntry]:
         return {}  # gone, or swapped for a symlink: never listed through
 
 
+# Looked up once: an enum member read through its class costs more than the DirEntry's answer on Python 3.11.
+_SYMLINK, _DIRECTORY, _FILE, _SPECIAL = FileType.SYMLINK, FileType.DIRECTORY, FileType.FILE, FileType.SPECIAL
+
+
 def _mirror_kind(entry: os.DirEntry[str]) -> FileType:
     if entry.is_symlink():
-        return FileType.SYMLINK
+        return _SYMLINK
     if entry.is_dir(follow_symlinks=False):
-        return FileType.DIRECTORY
+        return _DIRECTORY
     if entry.is_file(follow_symlinks=False):
-        return FileType.FILE
-    return FileType.SPECIAL
+        return _FILE
+    return _SPECIAL
 
 
 def _entry_kind(mode: int) -> FileType:

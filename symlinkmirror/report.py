@@ -13,6 +13,8 @@ from .vocab import EntryKind, Outcome, Verdict
 # Outcomes the summary counts, in its order.
 COUNTED = tuple(outcome for outcome in Outcome if outcome is not Outcome.CLEANED)
 CHANGES = frozenset({Outcome.LINKED, Outcome.COPIED, Outcome.REPLACED, Outcome.DELETED})
+# Looked up once: an enum member read through its class is slow on Python 3.11, and add() runs per file.
+_CLEANED, _FAILED = Outcome.CLEANED, Outcome.FAILED
 
 
 class FileEvent(NamedTuple):
@@ -88,10 +90,11 @@ class Report:
     duration: float = 0.0
 
     def add(self, event: FileEvent) -> None:
-        if event.action is Outcome.CLEANED:
+        action = event.action
+        if action is _CLEANED:
             return
-        self.add_count(event.source, event.action)
-        if event.action is Outcome.FAILED:
+        self.add_count(event.source, action)
+        if action is _FAILED:
             self.errors.append((event.source, event.name, event.reason))
 
     def add_count(self, source: str, action: Outcome, count: int = 1) -> None:

@@ -36,6 +36,9 @@ from .paths import containing_root, is_within
 from .sources import Source, compile_patterns, uses_fast_path
 from .vocab import FileType, Role, SkipReason
 
+# Looked up once: an enum member read through its class costs as much as the rest of a file's pair on Python 3.11.
+_FILE, _DIRECTORY = FileType.FILE, FileType.DIRECTORY
+
 
 @dataclass(slots=True)
 class _Frame:
@@ -192,7 +195,7 @@ class Walk:
             present.add(name)
             dst = mirror.get(name)
             if kind == "file":
-                if dst is not None and dst.kind is FileType.DIRECTORY and self.descend_orphans:
+                if dst is not None and dst.kind is _DIRECTORY and self.descend_orphans:
                     # A directory where the file belongs: its contents are orphans, then the file replaces it.
                     src = self._file_entry(frame, name, rel, node, wants_link, holder)
                     pair = Pair(self.source, mirror_name, src, dst, directory=frame.directory)
@@ -201,10 +204,10 @@ class Walk:
                     stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.MANAGED))
                     continue
                 real = None if real_prefix is None else real_prefix + name
-                if node is None or isinstance(node, os.stat_result):
-                    src = SourceEntry(FileType.FILE, real, wants_link, st=node, storage=source.storage, rel=rel)
-                else:  # a DirEntry, stat()ed through holder's descriptor when the plan needs it
-                    src = SourceEntry(FileType.FILE, real, wants_link, node=node, owner=holder)
+                if holder is not None:  # a DirEntry, stat()ed through holder's descriptor when the plan needs it
+                    src = SourceEntry(_FILE, real, wants_link, node=node, owner=holder)
+                else:  # listed without a descriptor: a stat, or None for a storage without local paths
+                    src = SourceEntry(_FILE, real, wants_link, st=node, storage=source.storage, rel=rel)
                 yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
                 continue
             elif kind == "dir":
