@@ -91,7 +91,19 @@ class SourceEntry:
 class MirrorEntry:
     """What the mirror holds at a name, read relative to its directory's descriptor when first asked."""
 
-    __slots__ = ("kind", "base", "directory", "_st", "_target", "_resolved", "_exists", "_same", "_live", "_holds")
+    __slots__ = (
+        "kind",
+        "base",
+        "directory",
+        "_st",
+        "_target",
+        "_resolved",
+        "_exists",
+        "_same",
+        "_live",
+        "_holds",
+        "_to_directory",
+    )
 
     def __init__(
         self,
@@ -106,12 +118,13 @@ class MirrorEntry:
         same: bool | None = None,
         live: bool | None = None,
         holds: bool | None = None,
+        to_directory: bool | None = None,
     ) -> None:
         self.kind = kind
         self.base = base
         self.directory = directory
         self._st, self._target, self._resolved, self._exists = st, target, resolved, exists
-        self._same, self._live, self._holds = same, live, holds
+        self._same, self._live, self._holds, self._to_directory = same, live, holds, to_directory
 
     def lstat(self) -> Any:
         if self._st is None:
@@ -140,6 +153,12 @@ class MirrorEntry:
         if self._exists is None:
             self._exists = os.path.exists(self.resolved())
         return self._exists
+
+    def resolves_to_directory(self) -> bool:
+        """Whether a symlink ends in a directory: served, it would publish every file in it."""
+        if self._to_directory is None:
+            self._to_directory = os.path.isdir(self.resolved())
+        return self._to_directory
 
     def same_bytes(self, source: SourceEntry) -> bool:
         if self._same is None:

@@ -47,6 +47,7 @@ ORPHAN_DETAIL = "no source file has this name"
 BROKEN_DETAIL = "the link's target does not exist"
 IN_THE_WAY = "not a directory, where the source has one"
 CHANGED_DETAIL = "the linked file changed since its link was published"
+DIRECTORY_LINK_DETAIL = "a symlink to the directory '{}', which would publish every file in it"
 
 # Enum members as module globals: a member lookup through its class costs more than the rest of
 # an unchanged file's step on Python 3.11, and the plan runs once per file.
@@ -161,6 +162,12 @@ def _skipped(pair: Pair, src: SourceEntry, rules: Rules) -> Step:
         return Step(pair, Verdict.OK, Action.NONE, src.detail)
     if dst is None:
         return Step(pair, Verdict.OK, Action.NONE, src.detail)
+    if src.skip is SkipReason.ESCAPING_LINK and dst.kind is _DIRECTORY_TYPE:
+        # The links in this mirror directory were published through this name,
+        # which now leads out of every trusted root: kept, they would serve what
+        # it leads to. They go with or without --delete. (A link at the name
+        # itself resolves outside too, and goes below; a copy is only stale.)
+        return Step(pair, Verdict.ESCAPING_LINK, Action.DELETE, f"the source is now {src.detail}")
     return _without_source(pair, rules)  # what the mirror holds at a skipped name is an orphan
 
 
@@ -174,8 +181,12 @@ def _without_source(pair: Pair, rules: Rules) -> Step:
     delete = Action.DELETE if rules.delete else Action.NONE
     if dst.kind is FileType.SYMLINK:
         resolved = dst.resolved()
+        # Never kept, --delete or not: a link out of every trusted root serves
+        # what it points at, and a link to a directory every file in it.
         if containing_root(resolved, rules.trusted) is None:
-            return Step(pair, Verdict.ESCAPING_LINK, delete, escaping_detail(resolved))
+            return Step(pair, Verdict.ESCAPING_LINK, Action.DELETE, escaping_detail(resolved))
+        if pair.role is Role.MANAGED and dst.resolves_to_directory():
+            return Step(pair, Verdict.ESCAPING_LINK, Action.DELETE, DIRECTORY_LINK_DETAIL.format(resolved))
         if pair.role is Role.UNMANAGED and not dst.resolves():
             return Step(pair, Verdict.BROKEN_LINK, Action.NONE, BROKEN_DETAIL)
     if pair.role is not Role.MANAGED:

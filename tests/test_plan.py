@@ -30,7 +30,7 @@ def source_file(*, linked=True, **facts) -> SourceEntry:
     return SourceEntry(FileType.FILE, ORIGINAL if linked else "/srv/static/a.txt", linked, st=stat(**facts))
 
 
-def symlink(target, *, resolved=None, exists=True, **facts) -> MirrorEntry:
+def symlink(target, *, resolved=None, exists=True, to_directory=False, **facts) -> MirrorEntry:
     return MirrorEntry(
         FileType.SYMLINK,
         "a.txt",
@@ -39,6 +39,7 @@ def symlink(target, *, resolved=None, exists=True, **facts) -> MirrorEntry:
         target=target,
         resolved=resolved or target,
         exists=exists,
+        to_directory=to_directory,
     )
 
 
@@ -259,6 +260,27 @@ TABLE = [
         copy(),
         {"delete": True},
         (Verdict.ORPHAN, Action.DELETE, None),
+    ),
+    (
+        "an escaping orphan link, without --delete: removed all the same",
+        None,
+        symlink("/etc/passwd"),
+        {},
+        (Verdict.ESCAPING_LINK, Action.DELETE, None),
+    ),
+    (
+        "the mirror directory of a source directory that became an escaping link",
+        SourceEntry(skip=SkipReason.ESCAPING_LINK, detail="a symlink to '/outside', outside every trusted root"),
+        MirrorEntry(FileType.DIRECTORY),
+        {},
+        (Verdict.ESCAPING_LINK, Action.DELETE, None),
+    ),
+    (
+        "an orphan link to a directory inside a trusted root, without --delete",
+        None,
+        symlink("/srv/media/photos", to_directory=True),
+        {},
+        (Verdict.ESCAPING_LINK, Action.DELETE, None),
     ),
     (
         "a skipped source link, nothing mirrored",
