@@ -159,8 +159,8 @@ class Applier:
                 cannot = CANNOT_HARDLINK if step.made is EntryKind.HARDLINK else CANNOT_SYMLINK
                 if exc.errno not in cannot:
                     raise
-                if step.made is EntryKind.SYMLINK:
-                    self.mirror._no_symlinks(exc)
+                if step.made is EntryKind.SYMLINK and not self.mirror._no_symlinks(exc):
+                    raise  # this name's failure (an immutable directory), not the filesystem's
         self._copy(pair, dir_fd, replace)
         return EntryKind.COPY
 

@@ -133,8 +133,8 @@ def stage(
         except OSError as exc:
             if exc.errno not in (entries.CANNOT_HARDLINK if style == "hard" else entries.CANNOT_SYMLINK):
                 raise
-            if style != "hard":
-                storage._no_symlinks(exc)
+            if style != "hard" and not storage._no_symlinks(exc):
+                raise  # this name's failure (an immutable directory), not the filesystem's
     if real_source is not None:
         before = entries.require_regular_file(real_source)
         mtime_ns = None

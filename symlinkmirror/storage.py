@@ -95,21 +95,38 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             os.symlink(".", probe)
         except OSError as exc:
             if exc.errno in entries.CANNOT_SYMLINK:
-                self._no_symlinks(exc)
+                self._no_symlinks(exc, probed=True)
                 return False
             return True  # no location yet: nothing to tell, ask again later
         os.unlink(probe)
         self._symlinks_probed = True
         return True
 
-    def _no_symlinks(self, exc: OSError) -> None:
-        """Remember that this filesystem has no symlinks, and say so once."""
+    def _no_symlinks(self, exc: OSError, *, probed: bool = False) -> bool:
+        """Whether exc means this filesystem has no symlinks; if so, remember it and say so once.
+
+        An EPERM at one name may be its directory's (an immutable one), not the
+        filesystem's: unless exc came from the probe itself, a probe at the
+        location decides, and a local failure stays the caller's to raise.
+        """
+        if not probed and self._can_symlink_at_location():
+            return False
         self._symlinks_unsupported = True
         warnings.warn(
             f"Cannot create symlinks under '{self.location}' ({exc.strerror}); copying instead.",
             RuntimeWarning,
             stacklevel=3,
         )
+        return True
+
+    def _can_symlink_at_location(self) -> bool:
+        probe = temp_name(self.real_location)
+        try:
+            os.symlink(".", probe)
+        except OSError:
+            return False
+        os.unlink(probe)
+        return True
 
     @cached_property
     def real_location(self) -> str:

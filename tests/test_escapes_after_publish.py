@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 
 def collectmirror(*args: str) -> list[str]:
@@ -87,3 +89,23 @@ def test_a_link_planted_in_the_mirror_is_removed_without_delete(site):
 
     assert not os.path.lexists(setup.mirror / "media" / "pw.txt")
     assert (outside / "secret").read_bytes() == b"SECRET"
+
+
+@pytest.mark.root  # chattr +i needs CAP_LINUX_IMMUTABLE
+def test_one_directory_refusing_links_fails_its_files_and_links_the_rest(mirror_in_tmp_path):
+    media, mirror = mirror_in_tmp_path.media, mirror_in_tmp_path.mirror
+    (media / "a").mkdir()
+    (media / "a" / "c").write_bytes(b"c")
+    collectmirror()
+    (media / "a" / "new").write_bytes(b"new")
+    (media / "zz").mkdir()
+    (media / "zz" / "y").write_bytes(b"y")
+    subprocess.run(["chattr", "+i", str(mirror / "media" / "a")], check=True)
+    try:
+        with pytest.raises(CommandError, match=r"^1 file\(s\) failed; see the messages above\.$"):
+            collectmirror()
+    finally:
+        subprocess.run(["chattr", "-i", str(mirror / "media" / "a")], check=True)
+
+    assert not os.path.lexists(mirror / "media" / "a" / "new")
+    assert os.readlink(mirror / "media" / "zz" / "y") == os.path.realpath(media / "zz" / "y")
