@@ -193,10 +193,11 @@ class _Run:
         root = mirror.real_location if os.path.exists(location) else os.path.abspath(location)
         self.root = Directory(None, root, root, mirror.directory_permissions_mode)
         trusted = tuple(dict.fromkeys([*mirror.symlink_within, *(r for s in sources for r in s.trusted)]))
-        self.rules = plan.Rules(style, root, trusted, options.checksum, options.delete)
         # Where symlinks cannot be made the storage copies; saying so up front
         # keeps the plan from calling every such copy a kind-mismatch, run after run.
         self.links = style is LinkStyle.HARD or mirror.supports_symlinks
+        coarse_mtime = not mirror.supports_symlinks  # FAT: no symlinks, and mtimes in whole seconds
+        self.rules = plan.Rules(style, root, trusted, options.checksum, options.delete, coarse_mtime)
         self.prefixes = {source.prefix for source in sources} | set(options.keep_prefixes)
 
     def collect(self, finish: Callable[[Events], None]) -> None:

@@ -26,6 +26,9 @@ class Rules:
     trusted: tuple[str, ...]  # resolved; a mirror link resolving outside all of them is escaping
     checksum: bool = False
     delete: bool = False
+    # The mirror keeps whole seconds at best (FAT, which has no symlinks either):
+    # a copy's mtime may then read back rounded. Elsewhere mtimes must be equal.
+    coarse_mtime: bool = False
 
 
 class Step(NamedTuple):
@@ -125,7 +128,9 @@ def _copy(pair: Pair, src: SourceEntry, dst: MirrorEntry, rules: Rules, made: En
         if not dst.same_bytes(src):
             return stale
         return Step(pair, Verdict.OK, Action.NONE if st.st_mtime_ns == mtime_ns else Action.RESTAMP)
-    return _ok(pair) if same_mtime(st.st_mtime_ns, mtime_ns) else stale
+    if st.st_mtime_ns == mtime_ns or (rules.coarse_mtime and same_mtime(st.st_mtime_ns, mtime_ns)):
+        return _ok(pair)
+    return stale
 
 
 def _bad_link(dst: MirrorEntry, src: SourceEntry, rules: Rules, *, wanted: bool) -> tuple[Verdict, str]:

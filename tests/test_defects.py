@@ -254,3 +254,18 @@ def _django_static_dirs() -> list[str]:
     import django
 
     return [str(Path(django.__file__).parent / "contrib" / "admin" / "static")]
+
+
+def test_a_copy_one_second_older_than_its_source_is_stale_where_mtimes_are_exact(mirror_in_tmp_path, settings):
+    settings.SYMLINKMIRROR_SYMLINK_WITHIN = [str(mirror_in_tmp_path.static)]  # media copied
+    source = mirror_in_tmp_path.media / "f.txt"
+    source.write_bytes(b"AAAA")
+    os.utime(source, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))
+    run("collectmirror")
+    source.write_bytes(b"BBBB")  # same size, a whole second later: FAT's rounding is no excuse here
+    os.utime(source, ns=(1_700_000_001_000_000_000, 1_700_000_001_000_000_000))
+
+    lines, _err = run("collectmirror")
+
+    assert lines == ["0 files linked, 0 copied, 1 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."]
+    assert (mirror_in_tmp_path.mirror / "media" / "f.txt").read_bytes() == b"BBBB"

@@ -161,8 +161,15 @@ TABLE = [
         "a copy on FAT, mtime in whole seconds",
         source_file(linked=False, mtime=1_000_000_000_123),
         copy(mtime=1_001_000_000_000),
-        {},
+        {"coarse_mtime": True},
         (Verdict.OK, Action.NONE, None),
+    ),
+    (
+        "a copy a second older than its source, where mtimes are exact",
+        source_file(linked=False, mtime=1_001_000_000_000),
+        copy(mtime=1_000_000_000_000),
+        {},
+        (Verdict.STALE_COPY, Action.REPLACE, EntryKind.COPY),
     ),
     (
         "a copy of another size",
