@@ -239,7 +239,7 @@ class _Run:
         directory = self.root.descend(source.prefix)
         for base, dst in sorted(list_mirror(directory).items()):
             name = source.mirror_name(base)
-            if (not source.prefix and base == LOCK_NAME) or any(
+            if (not source.prefix and base == LOCK_NAME and dst.kind is not FileType.SYMLINK) or any(
                 r == name or r.startswith(name + "/") for r in reserved
             ):
                 continue
@@ -256,7 +256,8 @@ class _Run:
             subdirs = []
             for base, dst in sorted(list_mirror(directory).items()):
                 name = f"{rel}/{base}" if rel else base
-                if name in self.prefixes or (not rel and base == LOCK_NAME):
+                # The lock file is ours; a symlink planted at its name is an escape like any other.
+                if name in self.prefixes or (not rel and base == LOCK_NAME and dst.kind is not FileType.SYMLINK):
                     continue
                 if dst.kind is FileType.DIRECTORY:
                     subdirs.append((directory.child(base), name))

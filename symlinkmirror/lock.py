@@ -44,11 +44,20 @@ def mirror_lock(mirror_root: str) -> Iterator[None]:
 
 
 def _open_lock(mirror_root: str, path: str) -> int:
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
     try:
         os.makedirs(mirror_root, exist_ok=True)
         # O_NOFOLLOW: a symlink planted at the lock's name must not make the
         # run truncate and write whatever file it points to.
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            # The mirror is hostile ground: the planted link is removed (never
+            # followed), and the lock made anew where nothing else may stand.
+            os.unlink(path)
+            fd = os.open(path, flags | os.O_EXCL, 0o644)
     except OSError as exc:
         reason = "it is a symlink; remove it" if exc.errno == errno.ELOOP else (exc.strerror or str(exc))
         raise MirrorError(f"Cannot lock the mirror '{mirror_root}' with '{path}': {reason}.") from exc

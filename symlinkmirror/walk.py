@@ -259,7 +259,8 @@ class Walk:
         self, frame: _Frame, mirror: dict[str, MirrorEntry], present: set[str], stack: list[_Frame]
     ) -> Iterator[Pair]:
         for name, dst in sorted(mirror.items()):
-            if name in present or (not frame.rel and name == LOCK_NAME and not self.source.prefix):
+            lock = not frame.rel and name == LOCK_NAME and not self.source.prefix and dst.kind is not FileType.SYMLINK
+            if name in present or lock:
                 continue
             mirror_name = self.source.mirror_name(f"{frame.rel}/{name}" if frame.rel else name)
             if self._is_reserved(mirror_name):

@@ -266,20 +266,21 @@ def test_entries_in_the_way_of_many_directories_are_cleared_before_workers_fill_
     assert os.listdir(outside / "empty") == []
 
 
-def test_link_planted_at_the_lock_name_is_never_written_through(mirror_in_tmp_path, outside):
+def test_link_planted_at_the_lock_name_is_removed_never_written_through(mirror_in_tmp_path, outside):
     write(mirror_in_tmp_path.static / "app.css", b"body {}")
     lock = mirror_in_tmp_path.mirror / LOCK_NAME
     mirror_in_tmp_path.mirror.mkdir()
     lock.symlink_to(outside / "secret.txt")
+    out = io.StringIO()
 
-    with pytest.raises(CommandError) as raised:
-        call_command("collectmirror", stdout=io.StringIO())
+    with pytest.raises(CommandError):
+        call_command("verifymirror", stdout=out)
+    call_command("collectmirror", stdout=io.StringIO())
 
-    assert str(raised.value) == (
-        f"Cannot lock the mirror '{mirror_in_tmp_path.mirror}' with '{lock}': it is a symlink; remove it."
-    )
+    assert f"  '{LOCK_NAME}': a symlink to '{os.path.realpath(outside / 'secret.txt')}'" in out.getvalue()
     assert (outside / "secret.txt").read_bytes() == b"root:x:0:0"
-    assert not (mirror_in_tmp_path.mirror / "static").exists()
+    assert not lock.is_symlink() and lock.is_file()
+    assert (mirror_in_tmp_path.mirror / "static" / "app.css").is_symlink()
 
 
 def test_fifo_planted_at_the_lock_name_stops_the_run_without_blocking(mirror_in_tmp_path):
