@@ -114,6 +114,10 @@ class Applier:
         reason = _delete_reason(step)
         events: Events = []
         assert pair.directory is not None
+        if self.dry_run and _walked_orphan_directory(step):
+            # The walk has yielded its entries as steps of their own, each reported
+            # already; the real run finds it empty by now and removes it alone.
+            return [self.event(Outcome.DELETED, step, reason)]
         try:
             was_directory = entries.remove(
                 pair.base,
@@ -217,6 +221,16 @@ def _delete_reason(step: Step) -> str:
     if pair.src is not None and pair.src.kind is FileType.DIRECTORY and pair.src.skip is None:
         return "in the way of a source directory"
     return step.detail if step.verdict is Verdict.ESCAPING_LINK else ""
+
+
+def _walked_orphan_directory(step: Step) -> bool:
+    dst = step.pair.dst
+    return (
+        step.verdict is Verdict.ORPHAN
+        and dst is not None
+        and dst.kind is FileType.DIRECTORY
+        and not entries.is_temp(step.pair.base)
+    )
 
 
 def _is_file(pair: Pair) -> bool:

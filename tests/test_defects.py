@@ -269,3 +269,19 @@ def test_a_copy_one_second_older_than_its_source_is_stale_where_mtimes_are_exact
 
     assert lines == ["0 files linked, 0 copied, 1 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."]
     assert (mirror_in_tmp_path.mirror / "media" / "f.txt").read_bytes() == b"BBBB"
+
+
+def test_the_dry_run_of_delete_names_each_orphan_once_as_the_real_run_does(media_tree):
+    deep = media_tree.mirror / "media" / "orph" / "deep"
+    deep.mkdir(parents=True)
+    (deep / "o").write_text("orphan")
+    (media_tree.mirror / "media" / "orph" / "p").write_text("orphan too")
+
+    planned, _err = run("collectmirror", "--delete", "--dry-run")
+    done, _err = run("collectmirror", "--delete")
+
+    pretended = [line.removeprefix("Pretending to delete ") for line in planned if line.startswith("Pretending")]
+    deleted = [line.removeprefix("Deleting ") for line in done if line.startswith("Deleting")]
+    assert pretended == deleted
+    assert sorted(deleted) == ["'media/orph'", "'media/orph/deep'", "'media/orph/deep/o'", "'media/orph/p'"]
+    assert planned[-1] == "Dry run: 0 files linked, 0 copied, 0 replaced, 3 unmodified, 4 deleted, 0 skipped, 0 failed."
