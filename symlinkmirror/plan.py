@@ -153,8 +153,10 @@ def _directory(pair: Pair, rules: Rules) -> Step:
         return _ok(pair)
     # A file, or a symlink (perhaps to a directory outside the mirror), where a
     # real directory belongs: removed, never looked through.
-    if dst.kind is FileType.SYMLINK and not is_within(dst.resolved(), rules.mirror_root):
-        return Step(pair, Verdict.ESCAPING_LINK, Action.DELETE, "a symlinked directory leading outside the mirror")
+    if dst.kind is FileType.SYMLINK:
+        resolved = dst.resolved()
+        if not is_within(resolved, rules.mirror_root) and containing_root(resolved, rules.trusted) is None:
+            return Step(pair, Verdict.ESCAPING_LINK, Action.DELETE, "a symlinked directory leading outside the mirror")
     return Step(pair, Verdict.NOT_A_FILE, Action.DELETE, IN_THE_WAY)
 
 

@@ -245,6 +245,13 @@ TABLE = [
         (Verdict.ESCAPING_LINK, Action.DELETE, None),
     ),
     (
+        "a symlink into a trusted root where a directory belongs: in the way, not an escape",
+        DIRECTORY,
+        symlink("/srv/media/photos"),
+        {},
+        (Verdict.NOT_A_FILE, Action.DELETE, None),
+    ),
+    (
         "a symlink inside the mirror where a directory belongs",
         DIRECTORY,
         symlink("/mirror/static"),
