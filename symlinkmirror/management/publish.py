@@ -123,10 +123,10 @@ def _shown(event: FileEvent) -> bool:
     return event.changed or event.action is Outcome.CLEANED
 
 
-def failures(report: Report, purged: purge.PurgeReport | None) -> str:
+def failures(report: Report | None, purged: purge.PurgeReport | None) -> str:
     """The CommandError text for a run whose files or purge batches failed, or ''."""
     problems = []
-    if report.failed:
+    if report is not None and report.failed:
         problems.append(f"{report.failed} file(s) failed; see the messages above.")
     if purged is not None and purged.failed:
         problems.append(failure_message(purged, _state_dir()))

@@ -70,7 +70,7 @@ class Command(BaseCommand):
             if fixed is not None:
                 self.write_fixed(before, result)
             self.write_human(result, verbosity)
-        problem = failures(Report(), purged)
+        problem = failures(None, purged)  # the repair's file failures stay findings
         if not result.clean:
             raise CommandError(f"The mirror has {len(result.findings)} finding(s). {problem}".strip(), returncode=1)
         if problem:
