@@ -12,8 +12,10 @@ from . import entries
 from .directories import NotADirectoryInMirror
 from .entries import CANNOT_HARDLINK, CANNOT_SYMLINK, describe
 from .pairs import Pair
+from .paths import link_stamp
 from .plan import Rules, Step, wanted_target
 from .report import FileEvent
+from .settle import Settled
 from .storage import SymlinkOrCopyStorage
 from .vocab import Action, EntryKind, FileType, Outcome, Verdict
 
@@ -36,21 +38,32 @@ class Applier:
         self._unmodified: dict[str, FileEvent] = {}
 
     def run(
-        self, pairs: Iterable[Pair], decide: Callable[[Pair], Step], finish: Callable[[Events], None], workers: int = 1
+        self,
+        pairs: Iterable[Pair | Settled],
+        decide: Callable[[Pair], Step],
+        finish: Callable[[Events | Settled], None],
+        workers: int = 1,
     ) -> None:
-        """Plan and apply every pair, in walk order; files in workers threads, the rest in order, here."""
+        """Plan and apply every pair, in walk order; files in workers threads, the rest in order, here.
+
+        What the walk settled itself is passed on to finish as it is, in its place in that order.
+        """
         if workers <= 1:
             for pair in pairs:
-                finish(self.apply(decide(pair)))
+                finish(pair if isinstance(pair, Settled) else self.apply(decide(pair)))
             return
-        pending: collections.deque[Future[Events]] = collections.deque()
+        pending: collections.deque[Future[Events | Settled]] = collections.deque()
         with ThreadPoolExecutor(workers) as pool:
             for pair in pairs:
-                if _is_file(pair):
+                if isinstance(pair, Settled):
+                    settled: Future[Events | Settled] = Future()
+                    settled.set_result(pair)
+                    pending.append(settled)
+                elif _is_file(pair):
                     pending.append(pool.submit(lambda p: self.apply(decide(p)), pair))
                 else:
                     # A directory's step (clearing the way for its entries) is done before they are planned.
-                    done: Future[Events] = Future()
+                    done: Future[Events | Settled] = Future()
                     done.set_result(self.apply(decide(pair)))
                     pending.append(done)
                 while len(pending) > workers * 64:
@@ -178,14 +191,14 @@ class Applier:
                 if step.made is EntryKind.HARDLINK:
                     entries.hardlink_new(real_path, pair.base, dir_fd)
                 else:
-                    entries.symlink_new(wanted_target(pair, self.rules.style), pair.base, dir_fd, st.st_mtime_ns)
+                    entries.symlink_new(wanted_target(pair, self.rules.style), pair.base, dir_fd, link_stamp(st))
                 return step.made  # type: ignore[return-value]
             except FileExistsError:
                 pass  # made meanwhile: replace it
         if step.made is EntryKind.HARDLINK:
             tmp = entries.stage_hardlink(real_path, dir_fd)
         else:
-            tmp = entries.stage_symlink(wanted_target(pair, self.rules.style), dir_fd, st.st_mtime_ns)
+            tmp = entries.stage_symlink(wanted_target(pair, self.rules.style), dir_fd, link_stamp(st))
         _commit(tmp, pair.base, dir_fd, replace=True)
         return step.made  # type: ignore[return-value]
 

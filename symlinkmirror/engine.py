@@ -19,7 +19,15 @@ from .listing import list_mirror
 from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
 from .pairs import MirrorEntry, Pair
 from .report import FileEvent, Finding, Report, Verification
-from .sources import DEFAULT_IGNORE_PATTERNS, Source, configured_sources, mirror_storage, reserved_prefixes
+from .settle import Settled, Settler
+from .sources import (
+    DEFAULT_IGNORE_PATTERNS,
+    Source,
+    compile_patterns,
+    configured_sources,
+    mirror_storage,
+    reserved_prefixes,
+)
 from .storage import SymlinkOrCopyStorage
 from .vocab import FileType, LinkStyle, Outcome, Role, Verdict
 from .walk import Walk
@@ -133,6 +141,12 @@ def verify(
     result = Verification()
     started = time.monotonic()
     for pair in run.pairs():
+        if isinstance(pair, Settled):
+            result.checked += len(pair.names)
+            if on_progress is not None:
+                on_progress(len(pair.names))
+            continue
+        assert isinstance(pair, Pair)
         step = plan.decide(pair, run.rules)
         src = pair.src
         if src is not None and src.kind is _FILE and src.skip is None:
@@ -165,13 +179,28 @@ class _Finisher:
         self.on_progress = on_progress
         self.pending = 0
 
-    def __call__(self, events: Events) -> None:
+    def __call__(self, events: Events | Settled) -> None:
+        if isinstance(events, Settled):
+            self.settled(events)
+            return
         for event in events:
             if event.action is not _DELETED:
                 self.pending += 1
             self.report.add(event)
             if self.on_event is not None and (self.list_unmodified or event.action is not _UNMODIFIED):
                 self.on_event(event)
+        if self.pending >= self.BATCH:
+            self.flush()
+
+    def settled(self, settled: Settled) -> None:
+        """Entries the walk settled itself: counted as unmodified, named only when asked to."""
+        source, prefix, names = settled
+        self.report.add_count(source, _UNMODIFIED, len(names))
+        self.pending += len(names)
+        if self.on_event is not None and self.list_unmodified:
+            dry_run = self.report.dry_run
+            for name in names:
+                self.on_event(FileEvent(_UNMODIFIED, source, prefix + name, dry_run=dry_run, step=prefix + name))
         if self.pending >= self.BATCH:
             self.flush()
 
@@ -200,7 +229,7 @@ class _Run:
         self.rules = plan.Rules(style, root, trusted, options.checksum, options.delete, coarse_mtime)
         self.prefixes = {source.prefix for source in sources} | set(options.keep_prefixes)
 
-    def collect(self, finish: Callable[[Events], None]) -> None:
+    def collect(self, finish: _Finisher) -> None:
         applier = Applier(
             self.mirror, self.rules, dry_run=self.options.dry_run, list_unmodified=self.options.list_unmodified
         )
@@ -213,7 +242,7 @@ class _Run:
         if self.options.delete:
             applier.run(self._unmanaged(), decide, finish)
 
-    def pairs(self) -> Iterator[Pair]:
+    def pairs(self) -> Iterator[Pair | Settled]:
         for source in self.sources:
             yield from self._walk(source)
         yield from self._unmanaged()
@@ -221,6 +250,11 @@ class _Run:
     def _walk(self, source: Source) -> Walk:
         options = self.options
         trusted = (*self.mirror.symlink_within, *source.trusted)
+        settler = Settler(
+            self.rules.style,
+            checksum=options.checksum,
+            ignored=compile_patterns(list(options.ignore_patterns)),
+        )
         return Walk(
             source,
             self.root,
@@ -232,6 +266,7 @@ class _Run:
             descend_orphans=options.delete,
             # A dry run leaves the cleared entries in place: walk as if they were gone.
             against_empty=options.clear and options.dry_run,
+            settler=settler,
         )
 
     def _clear_pairs(self, source: Source) -> Iterator[Pair]:

@@ -28,11 +28,8 @@ def list_source(storage: Storage, rel: str, real: str | None, holder: Descriptor
     """
     if holder is not None:
         with os.scandir(holder.fd) as entries:  # through the descriptor checked, not by path again
-            listing = [(entry.name, _kind_of_entry(entry), entry) for entry in entries]
-    elif real is not None:
-        listing = _list_local(storage, rel, real)
-    else:
-        listing = _list_remote(storage, rel)
+            return rows(list(entries))
+    listing = _list_local(storage, rel, real) if real is not None else _list_remote(storage, rel)
     listing.sort(key=lambda row: row[0])
     return listing
 
@@ -102,11 +99,26 @@ def lookup(directory: Directory, base: str) -> MirrorEntry | None:
 
 
 def list_mirror(directory: Directory) -> dict[str, MirrorEntry]:
+    return mirror_entries(directory, scan_mirror(directory))
+
+
+def scan_mirror(directory: Directory) -> dict[str, os.DirEntry[str]]:
     try:
         with os.scandir(directory.fd()) as entries:
-            return {entry.name: MirrorEntry(_mirror_kind(entry), entry.name, directory) for entry in entries}
+            return {entry.name: entry for entry in entries}
     except (FileNotFoundError, NotADirectoryInMirror, NotADirectoryError):
         return {}  # gone, or swapped for a symlink: never listed through
+
+
+def mirror_entries(directory: Directory, scanned: dict[str, os.DirEntry[str]]) -> dict[str, MirrorEntry]:
+    return {name: MirrorEntry(_mirror_kind(entry), name, directory) for name, entry in scanned.items()}
+
+
+def rows(entries: list[os.DirEntry[str]]) -> list[Row]:
+    """A source directory's DirEntries as listing rows, sorted by name."""
+    listing = [(entry.name, _kind_of_entry(entry), entry) for entry in entries]
+    listing.sort(key=lambda row: row[0])
+    return listing
 
 
 # Looked up once: an enum member read through its class costs more than the DirEntry's answer on Python 3.11.

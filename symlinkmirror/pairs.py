@@ -7,7 +7,7 @@ from typing import Any
 
 from .directories import Directory
 from .entries import open_regular, same_bytes
-from .paths import temp_owner_alive
+from .paths import link_stamp, temp_owner_alive
 from .sources import Source
 from .vocab import FileType, Role, SkipReason
 
@@ -16,7 +16,7 @@ class SourceEntry:
     """What the source holds at a name: a file (followed through its links), a directory, or why not.
 
     The stat is read once, when the plan first needs it. A test builds one
-    with st= given (any object with st_size, st_mtime_ns, st_dev, st_ino).
+    with st= given (any object with st_size, st_mtime_ns, st_ctime_ns, st_dev, st_ino).
     """
 
     __slots__ = (
@@ -75,6 +75,10 @@ class SourceEntry:
             return st.st_size, st.st_mtime_ns
         modified = self._storage.get_modified_time(self._rel)
         return self._storage.size(self._rel), int(modified.timestamp() * 1_000_000) * 1000
+
+    def link_stamp(self) -> int:
+        """What the mirror symlink to this file records of it (paths.link_stamp): a local file's ctime."""
+        return link_stamp(self._stat())
 
     def inode(self) -> tuple[int, int]:
         st = self._stat()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 # Every temporary entry symlinkmirror creates starts with this, so an
@@ -132,3 +133,20 @@ def _escape(char: str) -> str:
 
 def as_path(value: StrPath) -> Path:
     return Path(os.fspath(value))
+
+
+def link_stamp(st: os.stat_result) -> int:
+    """What a mirror symlink's own mtime records of the file it links: that file's ctime.
+
+    Any write, a rename over it or a chmod moves a file's ctime, and nothing can
+    set it back; an mtime can be (rsync -a, cp -p and tar keep it across a rename
+    over), so a link stamped with it would miss such an edit.
+    """
+    return st.st_ctime_ns
+
+
+@lru_cache(maxsize=512)
+def relative_prefix(real_dir: str, link_dir: str) -> str:
+    """What a relative link in link_dir holds before a file name to reach real_dir ('' for the same directory)."""
+    relative = os.path.relpath(real_dir, link_dir)
+    return "" if relative == "." else relative + "/"

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import NamedTuple
 
 from .entries import describe, is_temp
 from .pairs import MirrorEntry, Pair, SourceEntry
-from .paths import containing_root, is_within, same_mtime
+from .paths import containing_root, is_within, relative_prefix, same_mtime
 from .vocab import Action, EntryKind, FileType, LinkStyle, Role, SkipReason, Verdict
 
 
@@ -96,7 +95,7 @@ def _file(pair: Pair, src: SourceEntry, rules: Rules) -> Step:
         # A refresh's usual case first: the wanted link, with nothing else worked out for it.
         symlink_wanted = wants and style is not _HARD
         if symlink_wanted and dst.target() == wanted_target(pair, style):
-            if dst.lstat().st_mtime_ns != src.stat()[1]:
+            if dst.lstat().st_mtime_ns != src.link_stamp():
                 return Step(pair, _CHANGED_CONTENT, _REPLACE, CHANGED_DETAIL, _SYMLINK)
             return _ok(pair)
         verdict, detail = _bad_link(dst, src, rules, wanted=symlink_wanted)
@@ -212,10 +211,4 @@ def wanted_target(pair: Pair, style: LinkStyle) -> str:
     if style is not _RELATIVE:
         return src.real_path
     head, tail = os.path.split(src.real_path)
-    return _relative_prefix(head, pair.directory.real) + tail
-
-
-@lru_cache(maxsize=512)
-def _relative_prefix(real_dir: str, link_dir: str) -> str:
-    relative = os.path.relpath(real_dir, link_dir)
-    return "" if relative == "." else relative + "/"
+    return relative_prefix(head, pair.directory.real) + tail

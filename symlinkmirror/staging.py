@@ -12,7 +12,7 @@ from django.core.files import File
 from django.utils._os import safe_makedirs
 
 from . import directories, entries
-from .paths import link_target
+from .paths import link_stamp, link_target
 from .vocab import EntryKind
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def link_in_place(
         if storage._symlinks_unsupported:
             return None
         target = link_target(real_source, full_path, style)
-        entries.symlink_new(target, base, dir_fd, os.stat(real_source).st_mtime_ns)
+        entries.symlink_new(target, base, dir_fd, link_stamp(os.stat(real_source)))
         return EntryKind.SYMLINK
     except FileExistsError:
         raise FileExistsError(errno.EEXIST, "File exists", full_path) from None
@@ -128,7 +128,7 @@ def stage(
                 return entries.stage_hardlink(real_source, dir_fd), EntryKind.HARDLINK
             if not storage._symlinks_unsupported:
                 target = link_target(real_source, full_path, style)
-                published = os.stat(real_source).st_mtime_ns  # the link's own mtime records it
+                published = link_stamp(os.stat(real_source))  # the link's own mtime records it
                 return entries.stage_symlink(target, dir_fd, published), EntryKind.SYMLINK
         except OSError as exc:
             if exc.errno not in (entries.CANNOT_HARDLINK if style == "hard" else entries.CANNOT_SYMLINK):

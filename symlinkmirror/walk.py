@@ -7,6 +7,7 @@ through symlinks is mirrored once per source, the other paths to it reported.
 
 from __future__ import annotations
 
+import bisect
 import errno
 import os
 import stat
@@ -27,14 +28,18 @@ from .listing import (
     list_mirror,
     list_source,
     lookup,
+    mirror_entries,
     open_source_directory,
     reason,
+    rows,
+    scan_mirror,
 )
 from .lock import LOCK_NAME
 from .pairs import MirrorEntry, Pair, SourceEntry
-from .paths import containing_root, is_within
+from .paths import containing_root, is_within, relative_prefix
+from .settle import Settled, Settler
 from .sources import Source, compile_patterns, uses_fast_path
-from .vocab import FileType, Role, SkipReason
+from .vocab import FileType, LinkStyle, Role, SkipReason
 
 # Looked up once: an enum member read through its class costs as much as the rest of a file's pair on Python 3.11.
 _FILE, _DIRECTORY = FileType.FILE, FileType.DIRECTORY
@@ -51,6 +56,7 @@ class _Frame:
     pair: Pair | None  # its own pair, yielded once the source is listed
     role: Role | None = None  # set: a mirror-only directory (an orphan's, a kept one's)
     leave: bool = False  # yield pair after the contents: an orphan directory, deleted last
+    settled: list[str] | None = None  # names the settler found right, announced in name order
 
 
 class Walk:
@@ -69,6 +75,7 @@ class Walk:
         descend_orphans: bool = False,
         against_empty: bool = False,
         fast: bool | None = None,
+        settler: Settler | None = None,
     ) -> None:
         self.source = source
         self.root = root
@@ -84,10 +91,12 @@ class Walk:
         self.fast = uses_fast_path(source.storage) if fast is None else fast
         if self.real_root is None:
             self.fast = False
+        # Entries exactly right are settled without a Pair (a directory listed through its descriptor only).
+        self.settler = settler if self.fast and not against_empty else None
         self._visited: set[Key] = set()
         self._deferred: deque[tuple[str, str, Key, frozenset[Key]]] = deque()
 
-    def __iter__(self) -> Iterator[Pair]:
+    def __iter__(self) -> Iterator[Pair | Settled]:
         start = yield from self._prefix()
         if start is None:
             return
@@ -109,7 +118,7 @@ class Walk:
 
     # The source's own directory, reached through its prefix.
 
-    def _prefix(self) -> Generator[Pair, None, _Frame | None]:
+    def _prefix(self) -> Generator[Pair | Settled, None, _Frame | None]:
         directory, exists = self.root, not self.against_empty
         parts = self.source.prefix.split("/") if self.source.prefix else []
         pair = None
@@ -144,7 +153,7 @@ class Walk:
 
     # A source directory and its mirror directory, side by side.
 
-    def _directory(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair]:
+    def _directory(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair | Settled]:
         holder = None
         try:
             if self.fast:
@@ -152,7 +161,11 @@ class Walk:
                 holder = Descriptor(open_source_directory(frame.real, frame.expect))
             elif frame.real is not None and frame.expect is not None:
                 check_directory(frame.real, frame.expect)
-            listing = list_source(self.source.storage, frame.rel, frame.real, holder)
+            if self.settler is not None and holder is not None:
+                listing, mirror = self._settle(frame, holder)
+            else:
+                listing = list_source(self.source.storage, frame.rel, frame.real, holder)
+                mirror = list_mirror(frame.directory) if frame.listed else {}
         except Exception as exc:  # any storage's: the directory fails, nothing of it is deleted
             if frame.pair is not None:
                 frame.pair.src = SourceEntry(FileType.DIRECTORY, error=reason(exc))
@@ -164,8 +177,51 @@ class Walk:
             self._visited.add(frame.expect)
         if frame.pair is not None:
             yield frame.pair
-        mirror = list_mirror(frame.directory) if frame.listed else {}
         yield from self._contents(frame, listing, mirror, stack, holder)
+
+    def _settle(self, frame: _Frame, holder: Descriptor) -> tuple[list[Row], dict[str, MirrorEntry]]:
+        """Both listings, less what the settler settles: the rest become pairs, in name order."""
+        assert self.settler is not None and frame.real is not None
+        with os.scandir(holder.fd) as listed:
+            entries = list(listed)
+        scanned = scan_mirror(frame.directory) if frame.listed else {}
+        if scanned:
+            entries, frame.settled = self.settler.directory(
+                entries,
+                scanned,
+                frame.directory.fd(),
+                link_prefix=self._link_prefix(frame),
+                rel_prefix=f"{frame.rel}/" if frame.rel else "",
+                unsettled=self._unsettled(frame),
+            )
+        return rows(entries), mirror_entries(frame.directory, scanned)
+
+    def _link_prefix(self, frame: _Frame) -> str | None:
+        """What the wanted link of each file in the directory holds before the file's name, or None: copies."""
+        assert self.settler is not None and frame.real is not None
+        if containing_root(frame.real, self.link_roots) is None:
+            return None
+        if self.settler.style is LinkStyle.RELATIVE:
+            return relative_prefix(frame.real, frame.directory.real)
+        return os.path.join(frame.real, "")
+
+    def _unsettled(self, frame: _Frame) -> frozenset[str]:
+        """Names in this directory the plan must see: the lock file's, other sources' prefixes."""
+        if frame.rel:
+            return frozenset()
+        names = {LOCK_NAME} if not self.source.prefix else set()
+        skip = len(self.source.prefix) + 1 if self.source.prefix else 0
+        names.update(other[skip:].partition("/")[0] for other in self.reserved)
+        return frozenset(names)
+
+    def _settled(self, frame: _Frame, mirror_prefix: str, before: str | None) -> Settled:
+        """The names settled that sort before `before` (None: all of them), taken from the frame's."""
+        settled = frame.settled
+        assert settled is not None
+        count = len(settled) if before is None else bisect.bisect_left(settled, before)
+        names = settled[:count]
+        del settled[:count]
+        return Settled(self.source.name, mirror_prefix, names)
 
     def _contents(
         self,
@@ -174,7 +230,7 @@ class Walk:
         mirror: dict[str, MirrorEntry],
         stack: list[_Frame],
         holder: Descriptor | None,
-    ) -> Iterator[Pair]:
+    ) -> Iterator[Pair | Settled]:
         present: set[str] = set()
         subdirs: list[_Frame] = []
         wants_link = frame.real is not None and containing_root(frame.real, self.link_roots) is not None
@@ -184,7 +240,12 @@ class Walk:
         mirror_prefix = self.source.mirror_name(rel_prefix) if rel_prefix else self.source.mirror_name("x")[:-1]
         real_prefix = None if frame.real is None else os.path.join(frame.real, "")
         directory, source = frame.directory, self.source
+        settled = frame.settled
+        if settled:
+            settled.sort()
         for name, kind, node in listing:
+            if settled and settled[0] < name:
+                yield self._settled(frame, mirror_prefix, name)  # in name order, as if each were a pair
             rel = rel_prefix + name
             mirror_name = mirror_prefix + name if name else source.mirror_name(rel)
             if ignored is not None and (ignored.match(name) or (kind != "dir" and rel_prefix and ignored.match(rel))):
@@ -224,6 +285,8 @@ class Walk:
                 if kind != "special":
                     dst = None  # not a plain name, or the directory's: nothing in the mirror stands for it
             yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
+        if settled:
+            yield self._settled(frame, mirror_prefix, None)
         yield from self._orphans(frame, mirror, present, stack)
         stack.extend(reversed(subdirs))
 
@@ -248,7 +311,7 @@ class Walk:
 
     def _kept(
         self, frame: _Frame, name: str, mirror_name: str, dst: MirrorEntry, stack: list[_Frame]
-    ) -> Iterator[Pair]:
+    ) -> Iterator[Pair | Settled]:
         if dst.kind is FileType.DIRECTORY and self.descend_orphans:
             child = frame.directory.child(name)
             stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.KEPT))
@@ -257,7 +320,7 @@ class Walk:
 
     def _orphans(
         self, frame: _Frame, mirror: dict[str, MirrorEntry], present: set[str], stack: list[_Frame]
-    ) -> Iterator[Pair]:
+    ) -> Iterator[Pair | Settled]:
         for name, dst in sorted(mirror.items()):
             lock = not frame.rel and name == LOCK_NAME and not self.source.prefix and dst.kind is not FileType.SYMLINK
             if name in present or lock:
@@ -273,7 +336,7 @@ class Walk:
             else:
                 yield pair
 
-    def _mirror_only(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair]:
+    def _mirror_only(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair | Settled]:
         """The entries of an orphan (or kept) directory: each its own pair, directories deleted after their contents."""
         assert frame.role is not None
         subdirs: list[_Frame] = []
@@ -324,7 +387,7 @@ class Walk:
             or containing_root(real_path, self.trusted) is not None
         )
 
-    def _undefer(self) -> Generator[Pair, None, _Frame | None]:
+    def _undefer(self) -> Generator[Pair | Settled, None, _Frame | None]:
         """A symlinked directory, after every real one: walked unless its directory was walked already."""
         rel, real_path, key, ancestors = self._deferred.popleft()
         mirror_name = self.source.mirror_name(rel)

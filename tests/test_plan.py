@@ -23,7 +23,7 @@ ORIGINAL = "/srv/media/a.txt"
 
 
 def stat(size=5, mtime=1_000_000_000_000, dev=1, ino=2):
-    return SimpleNamespace(st_size=size, st_mtime_ns=mtime, st_dev=dev, st_ino=ino)
+    return SimpleNamespace(st_size=size, st_mtime_ns=mtime, st_ctime_ns=mtime, st_dev=dev, st_ino=ino)
 
 
 def source_file(*, linked=True, **facts) -> SourceEntry:
