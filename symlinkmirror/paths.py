@@ -124,6 +124,26 @@ def printable(text: str) -> str:
     return "".join(char if char.isprintable() else _escape(char) for char in text)
 
 
+def strict_utf8(text: str) -> str:
+    """text that any strict UTF-8 encoder or JSON parser accepts, for names read from the disk in --json.
+
+    os.fsdecode() turns bytes that are not valid UTF-8 into lone surrogates:
+    each appears as printable() shows it ('caf\\xe9.txt'), and everything
+    else, a newline too, is left as it is.
+    """
+    if is_utf8(text):
+        return text
+    return "".join(_escape(char) if 0xD800 <= ord(char) <= 0xDFFF else char for char in text)
+
+
+def is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogate escapes of undecodable bytes
+        return False
+    return True
+
+
 def _escape(char: str) -> str:
     code = ord(char)
     if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape of an undecodable byte

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .paths import printable
+from .paths import printable, strict_utf8
 from .vocab import EntryKind, Outcome, Verdict
 
 # Outcomes the summary counts, in its order.
@@ -128,7 +128,7 @@ class Report:
             "dry_run": self.dry_run,
             "totals": {str(action): totals[action] for action in COUNTED},
             "sources": {name: {str(action): c[action] for action in COUNTED} for name, c in self.counts.items()},
-            "errors": [{"source": s, "name": n, "reason": r} for s, n, r in self.errors],
+            "errors": [{"source": s, "name": strict_utf8(n), "reason": strict_utf8(r)} for s, n, r in self.errors],
             "duration": round(self.duration, 3),
         }
 
@@ -143,7 +143,12 @@ class Finding:
     detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
-        return {"category": str(self.category), "source": self.source, "name": self.name, "detail": self.detail}
+        return {
+            "category": str(self.category),
+            "source": self.source,
+            "name": strict_utf8(self.name),
+            "detail": strict_utf8(self.detail),
+        }
 
 
 @dataclass

@@ -16,7 +16,7 @@ from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 
 from . import conf, entries, staging
-from .paths import LINK_STYLES, containing_root, is_within, resolve_roots, split_roots, temp_name
+from .paths import LINK_STYLES, containing_root, is_utf8, is_within, resolve_roots, split_roots, temp_name
 from .vocab import EntryKind
 
 # Django 5.2's default FileSystemStorage.OS_OPEN_FLAGS, and its warning when a subclass changes them.
@@ -153,7 +153,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         """Like FileSystemStorage.url, and a name read from the disk that is not valid UTF-8
         is quoted byte for byte, as the web server sees it (Django's quote() would raise)."""
         name = None if name is None else os.fspath(name)
-        if name and not _is_utf8(name):
+        if name and not is_utf8(name):
             if self.base_url is None:
                 raise ValueError("This file is not accessible via a URL.")
             return urljoin(self.base_url, quote(os.fsencode(name), safe="/~!*()'").lstrip("/"))
@@ -358,11 +358,3 @@ class SymlinkOrCopyStorage(FileSystemStorage):
     def _django_file_mode(self) -> int:
         """Django's mode for a new file: file_permissions_mode, else 0o666 less the umask."""
         return entries.django_file_mode(self.file_permissions_mode)
-
-
-def _is_utf8(name: str) -> bool:
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:  # surrogate escapes of undecodable bytes
-        return False
-    return True

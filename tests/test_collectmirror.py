@@ -516,6 +516,21 @@ def test_json_prints_one_document(site, tmp_path):
     assert isinstance(data["duration"], float)
 
 
+def test_json_and_changed_urls_name_a_file_that_is_not_utf8_in_strict_utf8(mirror_in_tmp_path, tmp_path):
+    with open(os.fsencode(mirror_in_tmp_path.media) + b"/caf\xe9.txt", "wb") as latin1:
+        latin1.write(b"Latin-1")
+    urls = tmp_path / "urls.txt"
+
+    out, _err = collectmirror("--json", "--changed-urls", str(urls))
+
+    data = json.loads(out)
+    json.dumps(data, ensure_ascii=False).encode("utf-8")  # strict: a lone surrogate would raise
+    assert data["changed"] == [
+        {"name": "media/caf\\xe9.txt", "url": "/media/caf%E9.txt", "action": "linked", "verdict": "missing"}
+    ]
+    assert urls.read_bytes() == b"/media/caf%E9.txt\n"
+
+
 def test_changed_urls_lists_created_replaced_and_deleted_entries(site, settings, tmp_path):
     settings.SYMLINKMIRROR_SYMLINK_WITHIN = [str(site.media)]
     urls = tmp_path / "urls.txt"

@@ -426,6 +426,32 @@ def test_json_is_one_full_document(tree):
     assert error.returncode == 1
 
 
+def test_json_names_entries_that_are_not_utf8_in_strict_utf8(tree):
+    media = os.fsencode(tree.media)
+    with open(media + b"/caf\xe9.txt", "wb") as latin1:
+        latin1.write(b"Latin-1")
+    outside = os.fsencode(tree.secret.parent.resolve()) + b"/s\xe9cret"
+    with open(outside, "wb") as secret:
+        secret.write(b"s")
+    os.symlink(outside, media + b"/ext.txt")
+
+    lines, _err, _error = verify_failing("--json")
+
+    document = json.loads("\n".join(lines))
+    json.dumps(document, ensure_ascii=False).encode("utf-8")  # strict: a lone surrogate would raise
+    assert document["findings"] == [
+        {
+            "category": "missing",
+            "source": "media",
+            "name": "media/caf\\xe9.txt",
+            "detail": "the source file has no mirror entry",
+        }
+    ]
+    assert document["skipped"][0]["detail"] == (
+        f"a symlink to '{tree.secret.parent.resolve()}/s\\xe9cret', outside the source root and every trusted root"
+    )
+
+
 def test_json_on_a_clean_mirror_exits_normally(tree):
     lines, _err = verify("--json")
 

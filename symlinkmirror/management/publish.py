@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from .. import purge
 from ..engine import LOCKED_EXIT_CODE, FileEvent, MirrorError, MirrorLocked, Options, Report
+from ..paths import strict_utf8
 from ..sources import Source
 from ..storage import SymlinkOrCopyStorage
 from ..vocab import Outcome
@@ -112,7 +113,8 @@ class Publisher:
             self.urls.write(self.mirror.url(event.name) + "\n")
         if event.changed and self.as_json:
             url = self.mirror.url(event.name) if self.mirror.base_url is not None else None
-            self.changes.append({"name": event.name, "url": url, "action": event.action, "verdict": event.verdict})
+            name = strict_utf8(event.name)
+            self.changes.append({"name": name, "url": url, "action": event.action, "verdict": event.verdict})
         if event.action is Outcome.FAILED:
             self.command.stderr.write(event.message)
         elif not self.as_json and self.verbosity >= (1 if self.show_changes and _shown(event) else event.level):
