@@ -16,7 +16,8 @@ from django.utils.deconstruct import deconstructible
 from django.utils.functional import cached_property
 
 from . import conf, entries, staging
-from .paths import LINK_STYLES, containing_root, is_utf8, is_within, resolve_roots, split_roots, temp_name
+from .capability import SymlinkCapability
+from .paths import LINK_STYLES, containing_root, is_utf8, is_within, resolve_roots, split_roots
 from .vocab import EntryKind
 
 # Django 5.2's default FileSystemStorage.OS_OPEN_FLAGS, and its warning when a subclass changes them.
@@ -65,8 +66,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             )
         self._symlink_within = symlink_within
         self._link_style = link_style
-        self._symlinks_unsupported = False
-        self._symlinks_probed = False
+        self._symlinks = SymlinkCapability()
 
     @cached_property
     def symlink_within(self) -> tuple[str, ...]:
@@ -86,47 +86,16 @@ class SymlinkOrCopyStorage(FileSystemStorage):
     @property
     def supports_symlinks(self) -> bool:
         """Whether the location's filesystem can hold symlinks (FAT cannot), tried once it exists."""
-        if self._symlinks_unsupported:
-            return False
-        if self._symlinks_probed:
-            return True
-        try:
-            probe = temp_name(self.real_location)
-            os.symlink(".", probe)
-        except OSError as exc:
-            if exc.errno in entries.CANNOT_SYMLINK:
-                self._no_symlinks(exc, probed=True)
-                return False
-            return True  # no location yet: nothing to tell, ask again later
-        os.unlink(probe)
-        self._symlinks_probed = True
-        return True
+        return self._symlinks.supported(self.real_location, self.location)
 
-    def _no_symlinks(self, exc: OSError, *, probed: bool = False) -> bool:
-        """Whether exc means this filesystem has no symlinks; if so, remember it and say so once.
+    @property
+    def _symlinks_unsupported(self) -> bool:
+        """Known already: the location refused a symlink, so a link is copied without trying."""
+        return self._symlinks.unsupported
 
-        An EPERM at one name may be its directory's (an immutable one), not the
-        filesystem's: unless exc came from the probe itself, a probe at the
-        location decides, and a local failure stays the caller's to raise.
-        """
-        if not probed and self._can_symlink_at_location():
-            return False
-        self._symlinks_unsupported = True
-        warnings.warn(
-            f"Cannot create symlinks under '{self.location}' ({exc.strerror}); copying instead.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        return True
-
-    def _can_symlink_at_location(self) -> bool:
-        probe = temp_name(self.real_location)
-        try:
-            os.symlink(".", probe)
-        except OSError:
-            return False
-        os.unlink(probe)
-        return True
+    def _no_symlinks(self, exc: OSError) -> bool:
+        """Whether exc, a symlink refused at one name, means this filesystem has none (then said once)."""
+        return self._symlinks.refused(exc, self.real_location, self.location)
 
     @cached_property
     def real_location(self) -> str:
@@ -140,7 +109,7 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             self.__dict__.pop("link_style", None)
         if setting == "MEDIA_ROOT":
             self.__dict__.pop("real_location", None)
-            self._symlinks_unsupported = self._symlinks_probed = False
+            self._symlinks.reset()
 
     def path(self, name: str | os.PathLike[str]) -> str:
         name = os.fspath(name)
