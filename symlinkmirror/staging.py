@@ -89,6 +89,51 @@ def _make_directory(storage: SymlinkOrCopyStorage, full_path: str) -> None:
     storage._refuse_outside(directory)
 
 
+def make(
+    storage: SymlinkOrCopyStorage,
+    full_path: str,
+    real_source: str | None,
+    content: Any,
+    style: str,
+    *,
+    link: bool,
+    replace: bool,
+    preserve: bool,
+    mtime_ns: int | None,
+) -> EntryKind:
+    """put()'s work, once its arguments are checked: the entry made in its directory, opened by descriptor."""
+    directory = directory_of(storage, full_path, create=True)  # held: its descriptor is used to the end
+    dir_fd, base = directory.fd(), os.path.basename(full_path)
+    if link:
+        assert real_source is not None
+        # The source may have changed since the caller looked at it: never
+        # link a directory (it would publish every file in it) or a device.
+        entries.require_regular_file(real_source)
+        if not replace:
+            # Creating a link is atomic and fails on an existing name: make
+            # a new one in place. Only replacing needs the temporary name.
+            made = link_in_place(storage, dir_fd, base, full_path, real_source, style)
+            if made:
+                return made
+    tmp, made = stage(storage, dir_fd, full_path, real_source, content, style, link=link, preserve=preserve)
+    commit_staged(tmp, dir_fd, full_path, replace=replace, mtime_ns=mtime_ns if made is EntryKind.COPY else None)
+    return made
+
+
+def commit_staged(tmp: str, dir_fd: int, full_path: str, *, replace: bool, mtime_ns: int | None) -> None:
+    """Rename the staged tmp to full_path's name (stamping it first), or remove it and raise."""
+    try:
+        if mtime_ns is not None:
+            entries.stamp(tmp, dir_fd, mtime_ns)
+        entries.commit(tmp, os.path.basename(full_path), dir_fd, replace=replace)
+    except FileExistsError:
+        entries.discard(tmp, dir_fd)
+        raise FileExistsError(errno.EEXIST, "File exists", full_path) from None
+    except BaseException:
+        entries.discard(tmp, dir_fd)
+        raise
+
+
 def link_in_place(
     storage: SymlinkOrCopyStorage, dir_fd: int, base: str, full_path: str, real_source: str, style: str
 ) -> EntryKind | None:

@@ -191,44 +191,29 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         is set), so a copy is never more readable than its source; without it
         a copy follows Django's rule (file_permissions_mode, else the umask).
         wants_link, when the caller has already decided it, saves a containment test.
-        Everything is done relative to the directory's descriptor (entries.py),
+        Everything is done relative to the directory's descriptor (staging.py, entries.py),
         opened component by component without following a symlink.
         """
         if (real_source is None) == (content is None):
             raise ValueError("put() needs exactly one of real_source or content.")
         full_path = self.path(name)
         entries.check_path_length(full_path)
-        directory = staging.directory_of(self, full_path, create=True)
-        dir_fd, base = directory.fd(), os.path.basename(full_path)
-        style = link_style or self.link_style
         if wants_link is None:
             wants_link = real_source is not None and self.wants_link(real_source)
-        if wants_link:
-            if real_source is None:
-                raise ValueError("wants_link=True needs a real_source to link to.")
-            # The source may have changed since the caller looked at it: never
-            # link a directory (it would publish every file in it) or a device.
-            entries.require_regular_file(real_source)
-            if not replace:
-                # Creating a link is atomic and fails on an existing name: make
-                # a new one in place. Only replacing needs the temporary name.
-                made = staging.link_in_place(self, dir_fd, base, full_path, real_source, style)
-                if made:
-                    return made
-        tmp, made = staging.stage(
-            self, dir_fd, full_path, real_source, content, style, link=wants_link, preserve=preserve
+        if wants_link and real_source is None:
+            raise ValueError("wants_link=True needs a real_source to link to.")
+        style = link_style or self.link_style
+        return staging.make(
+            self,
+            full_path,
+            real_source,
+            content,
+            style,
+            link=wants_link,
+            replace=replace,
+            preserve=preserve,
+            mtime_ns=mtime_ns,
         )
-        try:
-            if made is EntryKind.COPY and mtime_ns is not None:
-                entries.stamp(tmp, dir_fd, mtime_ns)
-            entries.commit(tmp, base, dir_fd, replace=replace)
-        except FileExistsError:
-            entries.discard(tmp, dir_fd)
-            raise FileExistsError(errno.EEXIST, "File exists", full_path) from None
-        except BaseException:
-            entries.discard(tmp, dir_fd)
-            raise
-        return made
 
     # FileSystemStorage overrides.
 
