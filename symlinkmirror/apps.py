@@ -12,6 +12,9 @@ class SymlinkMirrorConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks as mirror_checks
+        from .purge import checks as purge_checks
 
         for check in mirror_checks.ALL:
             checks.register(check, mirror_checks.TAG)
+        for check in purge_checks.ALL:
+            checks.register(check, *purge_checks.TAGS)

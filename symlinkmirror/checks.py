@@ -16,6 +16,7 @@ from .paths import LINK_STYLES, is_within
 from .sources import Source
 
 TAG = "symlinkmirror"
+PURGE_TAG = "symlinkmirror_purge"  # purge/checks.py's, which also run with the files checks
 BACKEND = "symlinkmirror.storage.SymlinkOrCopyStorage"
 Messages = list[checks.CheckMessage]
 
@@ -181,111 +182,6 @@ ALL: list[Callable[..., Messages]] = [
 def check_mirror(app_configs: Any = None, **kwargs: Any) -> Messages:
     """Every check of the app, in report order."""
     return [message for check in ALL for message in check(app_configs, **kwargs)]
-
-
-# Purge checks run with the files checks (so collectmirror runs them) and alone
-# under this tag (purgemirror, which needs no mirror to be right).
-PURGE_TAG = "symlinkmirror_purge"
-PURGE_SHAPE = "{alias: {'BACKEND': 'symlinkmirror.purge.CloudFrontBackend', 'OPTIONS': {...}}}"
-
-
-@checks.register(checks.Tags.files, PURGE_TAG)
-def check_purge(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """SYMLINKMIRROR_PURGE: its shape (E007), each BACKEND (E008), its OPTIONS (E009) and SDK (E010)."""
-    specs = conf.get("PURGE")
-    if not isinstance(specs, dict):
-        return [
-            checks.Error(
-                f"SYMLINKMIRROR_PURGE is a {type(specs).__name__}, not a dict.",
-                hint=f"Set it like STORAGES: {PURGE_SHAPE}.",
-                id="symlinkmirror.E007",
-            )
-        ]
-    errors: list[checks.CheckMessage] = []
-    for alias, spec in specs.items():
-        errors.extend(_check_purge_backend(str(alias), spec))
-    return errors
-
-
-def _check_purge_backend(alias: str, spec: Any) -> list[checks.CheckMessage]:
-    import importlib.util
-
-    from django.utils.module_loading import import_string
-
-    from .purge import PurgeBackend
-
-    where = f"SYMLINKMIRROR_PURGE[{alias!r}]"
-    if (
-        not isinstance(spec, dict)
-        or not isinstance(spec.get("BACKEND"), str)
-        or not isinstance(spec.get("OPTIONS", {}), dict)
-    ):
-        return [
-            checks.Error(
-                f"{where} must be a dict with a 'BACKEND' path and, optionally, an 'OPTIONS' dict.",
-                hint=f"Set SYMLINKMIRROR_PURGE like STORAGES: {PURGE_SHAPE}.",
-                id="symlinkmirror.E007",
-            )
-        ]
-    try:
-        cls = import_string(spec["BACKEND"])
-    except ImportError as exc:
-        cls, problem = None, f"cannot be imported: {exc}"
-    else:
-        problem = f"{spec['BACKEND']!r} is not a subclass of symlinkmirror.purge.PurgeBackend"
-    if not (isinstance(cls, type) and issubclass(cls, PurgeBackend)):
-        return [
-            checks.Error(
-                f"{where}['BACKEND'] {problem}.",
-                hint="Use one of symlinkmirror.purge's backends (CloudFrontBackend, CloudflareBackend, "
-                "FastlyBackend, VarnishBackend) or a subclass of PurgeBackend.",
-                id="symlinkmirror.E008",
-            )
-        ]
-    try:
-        cls(**spec.get("OPTIONS", {})).close()
-    except (ImproperlyConfigured, TypeError, ValueError) as exc:
-        return [
-            checks.Error(
-                f"{where}['OPTIONS'] are wrong: {exc}",
-                hint=f"See the options of {cls.__name__} in symlinkmirror's README, section 'CDN purge'.",
-                id="symlinkmirror.E009",
-            )
-        ]
-    missing = [module for module in cls.requires if importlib.util.find_spec(module) is None]
-    if missing:
-        extra = f"pip install 'symlinkmirror[{cls.extra}]'" if cls.extra else f"pip install {' '.join(missing)}"
-        return [
-            checks.Error(
-                f"{where} ({cls.__name__}) needs {', '.join(missing)}, which is not installed.",
-                hint=f"Install it: {extra}.",
-                id="symlinkmirror.E010",
-            )
-        ]
-    return []
-
-
-@checks.register(checks.Tags.files, PURGE_TAG)
-def check_state_dir(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """SYMLINKMIRROR_STATE_DIR must lie outside the mirror (E011)."""
-    from .purge import PurgeError, state_dir
-    from .purge.state import mirror_location
-
-    try:
-        mirror_location()
-    except (ImproperlyConfigured, InvalidStorageError, ImportError, TypeError):
-        return []  # a mirror that cannot be created is check_mirror's E004
-    try:
-        state_dir()
-    except PurgeError as exc:
-        return [
-            checks.Error(
-                str(exc),
-                hint="The mirror is published: keep purge state in a private folder beside it.",
-                id="symlinkmirror.E011",
-            )
-        ]
-    return []
 
 
 # Helpers: each quietly None or empty where another check reports the problem.

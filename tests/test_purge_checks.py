@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.core import checks
 
-from symlinkmirror.checks import PURGE_TAG, check_purge, check_state_dir
 from symlinkmirror.purge import PurgeBackend
+from symlinkmirror.purge.checks import PURGE_TAG, check_purge, check_state_dir
 
 
 class NeedsAMissingSdk(PurgeBackend):
