@@ -1,4 +1,4 @@
-"""Mirror entries made, committed and removed relative to open directory descriptors, never through a symlink.
+"""Mirror entries made, committed and read relative to open directory descriptors, never through a symlink.
 
 The mirror is hostile ground: anyone who can write to it may swap a directory
 for a symlink, or a file for a FIFO, at any moment. Every operation here works
@@ -13,11 +13,10 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable
 from typing import Any
 
-from .directories import NotADirectoryInMirror, open_directory
 from .paths import TEMP_PREFIX, fresh_temp_base
+from .removal import remove as remove  # removal.py's, under the name apply.py calls
 
 # One errno table for the package.
 CANNOT_SYMLINK = frozenset({errno.EPERM, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP})
@@ -190,68 +189,6 @@ def lexists(base: str, dir_fd: int) -> bool:
     return True
 
 
-# Removing entries.
-
-
-def remove(
-    base: str, dir_fd: int, on_removed: Callable[[str], None], label: str = "", *, dry_run: bool = False
-) -> bool:
-    """Remove the entry base (a whole directory tree, entry by entry) without following any link.
-
-    on_removed receives the label-relative name of each non-directory removed
-    (dry_run: that would be). A directory swapped for a symlink meanwhile is
-    unlinked, never entered. Returns whether base was a directory.
-    """
-    label = label or base
-    st = os.stat(base, dir_fd=dir_fd, follow_symlinks=False)
-    if stat.S_ISDIR(st.st_mode):
-        try:
-            top = open_directory(base, dir_fd)
-        except NotADirectoryInMirror:
-            pass  # swapped for a link or a file since the lstat: unlinked below
-        else:
-            _remove_tree(top, base, dir_fd, label, on_removed, dry_run)
-            return True
-    if not dry_run:
-        os.unlink(base, dir_fd=dir_fd)
-    on_removed(label)
-    return False
-
-
-def _remove_tree(
-    top: int, base: str, dir_fd: int, label: str, on_removed: Callable[[str], None], dry_run: bool
-) -> None:
-    # An explicit stack of (descriptor, its name in the parent, label, entries left): no recursion.
-    stack: list[tuple[int, str, str, list[str]]] = [(top, base, label, _names(top))]
-    try:
-        while stack:
-            fd, name, here, names = stack[-1]
-            if not names:
-                stack.pop()
-                os.close(fd)
-                if not dry_run:
-                    os.rmdir(name, dir_fd=stack[-1][0] if stack else dir_fd)
-                continue
-            child_name = names.pop()
-            child = f"{here}/{child_name}"
-            try:
-                sub = open_directory(child_name, fd)
-            except NotADirectoryInMirror:
-                _unlink_quietly(child_name, fd, child, on_removed, dry_run)
-                continue
-            except FileNotFoundError:
-                continue
-            stack.append((sub, child_name, child, _names(sub)))
-    finally:
-        for fd, *_rest in stack:
-            os.close(fd)
-
-
-def _names(fd: int) -> list[str]:
-    with os.scandir(fd) as entries:
-        return sorted((entry.name for entry in entries), reverse=True)
-
-
 def copy_mode(source_mode: int, file_permissions_mode: int | None) -> int:
     """A published copy is never more permissive than its source (as cp -p): its bits, within file_permissions_mode."""
     bits = stat.S_IMODE(source_mode) & 0o777
@@ -282,15 +219,6 @@ def require_regular_file(path: str) -> os.stat_result:
     if not stat.S_ISREG(st.st_mode):
         raise OSError(errno.EINVAL, "The source is no longer a regular file", path)
     return st
-
-
-def _unlink_quietly(name: str, dir_fd: int, label: str, on_removed: Callable[[str], None], dry_run: bool) -> None:
-    if not dry_run:
-        try:
-            os.unlink(name, dir_fd=dir_fd)
-        except FileNotFoundError:
-            return
-    on_removed(label)
 
 
 # Reading entries.
