@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from . import entries
+from . import entries, removal
 from .directories import NotADirectoryInMirror
 from .entries import CANNOT_HARDLINK, CANNOT_SYMLINK, describe
 from .pairs import Pair
@@ -117,7 +117,7 @@ class Applier:
         assert pair.directory is not None
         if not self.dry_run:
             try:
-                entries.remove(pair.base, pair.directory.fd(), lambda _name: None)
+                removal.remove(pair.base, pair.directory.fd(), lambda _name: None)
             except FileNotFoundError:
                 return []
         return [self.event(Outcome.CLEANED, step)]
@@ -132,7 +132,7 @@ class Applier:
             # already; the real run finds it empty by now and removes it alone.
             return [self.event(Outcome.DELETED, step, reason)]
         try:
-            was_directory = entries.remove(
+            was_directory = removal.remove(
                 pair.base,
                 pair.directory.fd(),
                 lambda name: events.append(self.event(Outcome.DELETED, step, reason, name=name)),

@@ -16,7 +16,6 @@ import stat
 from typing import Any
 
 from .paths import TEMP_PREFIX, fresh_temp_base
-from .removal import remove as remove  # removal.py's, under the name apply.py calls
 
 # One errno table for the package.
 CANNOT_SYMLINK = frozenset({errno.EPERM, errno.ENOTSUP, errno.ENOSYS, errno.EOPNOTSUPP})
