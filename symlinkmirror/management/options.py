@@ -6,16 +6,18 @@ import contextlib
 import os
 import sys
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from .. import conf
 from ..engine import DEFAULT_IGNORE_PATTERNS, MirrorError, Options, configured_sources, mirror_storage
 from ..sources import Source
 from ..storage import SymlinkOrCopyStorage
 from ..vocab import LinkStyle
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def add_walk_arguments(parser: CommandParser) -> None:
@@ -118,6 +120,8 @@ def progress_bar(command: BaseCommand, verbosity: int, description: str) -> tqdm
     """A counter on stderr, only for a person watching a terminal."""
     stream = getattr(command.stderr, "_out", sys.stderr)
     visible = verbosity >= 1 and hasattr(stream, "isatty") and stream.isatty()
+    from tqdm import tqdm  # imported when a bar is made: not every command shows one
+
     return tqdm(desc=description, unit=" files", file=stream, disable=not visible, leave=False, dynamic_ncols=True)
 
 
