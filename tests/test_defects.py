@@ -80,6 +80,26 @@ def test_an_edit_behind_a_link_is_listed_as_a_change_in_json(media_tree):
     ]
 
 
+def test_new_bytes_renamed_over_a_linked_file_with_its_old_mtime_are_a_changed_url(media_tree, tmp_path):
+    # A deploy by rsync -a (or cp -p, or tar) writes a temporary file, keeps the
+    # original's mtime on it and renames it over: an mtime stamp would miss it.
+    original = media_tree.media / "photos" / "c.jpg"
+    st = original.stat()
+    staged = original.with_name(".c.jpg.tmp")
+    staged.write_text("photos/c.jpg, a new version of another size")
+    os.utime(staged, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(staged, original)
+    urls = tmp_path / "changed-urls.txt"
+
+    found, _error = failing("verifymirror")
+    run("collectmirror", "--changed-urls", str(urls))
+    again, _err = run("verifymirror")
+
+    assert "changed-content" in "\n".join(found)
+    assert urls.read_text().splitlines() == ["/media/photos/c.jpg"]
+    assert again == ["3 files checked: the mirror is clean."]
+
+
 def test_a_live_writers_temporary_file_is_not_a_finding(media_tree):
     (media_tree.mirror / "media" / f".symlinkmirror-tmp-{os.getpid()}-0a1b2c3d4e5f").write_text("being saved")
 
