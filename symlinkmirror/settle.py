@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from .paths import link_stamp
 from .vocab import LinkStyle
@@ -54,71 +54,46 @@ class Settler:
         link_prefix: what the wanted symlink of each file holds before its name
         (None: the directory's files are copies, or hard links with style hard).
         """
+        stat = os.stat
         if link_prefix is not None and self.style is not LinkStyle.HARD:
-            rest, names = self._links(entries, mirror, mirror_fd, link_prefix, rel_prefix, unsettled)
-        elif link_prefix is not None:
-            rest, names = self._files(entries, mirror, mirror_fd, rel_prefix, unsettled, _same_inode)
-        elif not self.checksum:
-            rest, names = self._files(entries, mirror, mirror_fd, rel_prefix, unsettled, _same_size_and_mtime)
-        else:
-            return entries, []
-        return rest, names
+            readlink = os.readlink
 
-    def _links(
-        self,
-        entries: list[os.DirEntry[str]],
-        mirror: dict[str, os.DirEntry[str]],
-        mirror_fd: int,
-        link_prefix: str,
-        rel_prefix: str,
-        unsettled: frozenset[str],
-    ) -> tuple[list[os.DirEntry[str]], list[str]]:
-        # plan._file's first case: the wanted symlink, which still records its target's ctime.
-        rest, names = [], []
-        readlink, stat, ignored = os.readlink, os.stat, self.ignored
-        for entry in entries:
-            name = entry.name
-            dst = mirror.get(name)
-            if (
-                dst is None
-                or not dst.is_symlink()
-                or not entry.is_file(follow_symlinks=False)
-                or name in unsettled
-                or (ignored is not None and (ignored.match(name) or (rel_prefix and ignored.match(rel_prefix + name))))
-            ):
-                rest.append(entry)
-                continue
-            try:
-                right = readlink(name, dir_fd=mirror_fd) == link_prefix + name and stat(
+            def right(name: str, entry: os.DirEntry[str]) -> bool:
+                # plan._file's first case: the wanted symlink, which still records its target's ctime.
+                return readlink(name, dir_fd=mirror_fd) == link_prefix + name and stat(
                     name, dir_fd=mirror_fd, follow_symlinks=False
                 ).st_mtime_ns == link_stamp(entry.stat(follow_symlinks=False))
-            except OSError:
-                right = False  # the plan looks again, and names what it finds
-            if right:
-                del mirror[name]
-                names.append(name)
-            else:
-                rest.append(entry)
-        return rest, names
 
-    def _files(
+        elif link_prefix is not None or not self.checksum:
+            # plan._copy's ok: the wanted hard link (one inode), or a copy of equal size and mtime.
+            same = _same_inode if link_prefix is not None else _same_size_and_mtime
+
+            def right(name: str, entry: os.DirEntry[str]) -> bool:
+                return same(stat(name, dir_fd=mirror_fd, follow_symlinks=False), entry.stat(follow_symlinks=False))
+
+        else:
+            return entries, []  # --checksum: every copy's bytes are the plan's to compare
+        symlinks = link_prefix is not None and self.style is not LinkStyle.HARD
+        return self._settle(entries, mirror, rel_prefix, unsettled, symlinks, right)
+
+    def _settle(
         self,
         entries: list[os.DirEntry[str]],
         mirror: dict[str, os.DirEntry[str]],
-        mirror_fd: int,
         rel_prefix: str,
         unsettled: frozenset[str],
-        same: Callable[[Any, Any], bool],
+        symlinks: bool,
+        right: Callable[[str, os.DirEntry[str]], bool],
     ) -> tuple[list[os.DirEntry[str]], list[str]]:
-        # plan._copy's ok: the wanted hard link (one inode), or a copy of equal size and mtime.
+        """Each regular source file whose mirror entry is of the wanted type and right; the rest for the plan."""
         rest, names = [], []
-        stat, ignored = os.stat, self.ignored
+        ignored = self.ignored
         for entry in entries:
             name = entry.name
             dst = mirror.get(name)
             if (
                 dst is None
-                or not dst.is_file(follow_symlinks=False)
+                or not (dst.is_symlink() if symlinks else dst.is_file(follow_symlinks=False))
                 or not entry.is_file(follow_symlinks=False)
                 or name in unsettled
                 or (ignored is not None and (ignored.match(name) or (rel_prefix and ignored.match(rel_prefix + name))))
@@ -126,10 +101,10 @@ class Settler:
                 rest.append(entry)
                 continue
             try:
-                right = same(stat(name, dir_fd=mirror_fd, follow_symlinks=False), entry.stat(follow_symlinks=False))
+                settled = right(name, entry)
             except OSError:
-                right = False
-            if right:
+                settled = False  # the plan looks again, and names what it finds
+            if settled:
                 del mirror[name]
                 names.append(name)
             else:
