@@ -116,9 +116,10 @@ def _copy(pair: Pair, src: SourceEntry, dst: MirrorEntry, rules: Rules, made: En
         dev, ino = src.inode()
         if (st.st_dev, st.st_ino) == (dev, ino):
             return _ok(pair)
-        if st.st_dev == dev:
-            return Step(pair, Verdict.KIND_MISMATCH, Action.REPLACE, "a copy where a link belongs", made)
-        # Hard links cannot cross filesystems: the entry is a copy, compared as one.
+        # Any other file is a copy, compared as one: what a link falls back to across
+        # filesystems, or where the kernel refuses one (EPERM: protected_hardlinks, an
+        # immutable source; EMLINK). Called a mismatch, it would be replaced every run.
+        # A stale one is re-made as a hard link where one can be made.
     size, mtime_ns = src.stat()
     stale = Step(pair, Verdict.STALE_COPY, Action.REPLACE, "the copy differs from its source", made)
     if st.st_size != size:

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -305,3 +306,51 @@ def test_the_dry_run_of_delete_names_each_orphan_once_as_the_real_run_does(media
     assert pretended == deleted
     assert sorted(deleted) == ["'media/orph'", "'media/orph/deep'", "'media/orph/deep/o'", "'media/orph/p'"]
     assert planned[-1] == "Dry run: 0 files linked, 0 copied, 0 replaced, 3 unmodified, 4 deleted, 0 skipped, 0 failed."
+
+
+@pytest.fixture
+def immutable():
+    """chattr +i on the files given, so the kernel refuses to hard-link them (EPERM); taken off in teardown."""
+    marked: list[Path] = []
+
+    def mark(path: Path, *, on: bool = True) -> None:
+        subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True)
+        if on:
+            marked.append(path)
+
+    yield mark
+    for path in marked:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+@pytest.mark.root  # chattr +i needs CAP_LINUX_IMMUTABLE
+def test_a_copy_made_where_the_kernel_refuses_a_hard_link_converges(media_tree, immutable, tmp_path):
+    """A real refusal on the mirror's own filesystem: link() of an immutable file fails with EPERM, as
+    protected_hardlinks does for a file of another user, and the run falls back to a copy."""
+    source = media_tree.media / "b.txt"
+    entry = media_tree.mirror / "media" / "b.txt"
+    entry.unlink()
+    immutable(source)
+    urls = tmp_path / "changed-urls.txt"
+    run("collectmirror", "--link-style", "hard")
+    assert not entry.is_symlink()
+    assert entry.stat().st_ino != source.stat().st_ino  # the fallback's copy, on the same device
+
+    second, _err = run("collectmirror", "--link-style", "hard", "--changed-urls", str(urls))
+
+    assert second == ["0 files linked, 0 copied, 0 replaced, 3 unmodified, 0 deleted, 0 skipped, 0 failed."]
+    assert urls.read_text() == ""
+    assert run("verifymirror", "--link-style", "hard")[0] == ["3 files checked: the mirror is clean."]
+
+    immutable(source, on=False)
+    source.write_text("b.txt, rewritten")
+    immutable(source)
+    third, _err = run("collectmirror", "--link-style", "hard", "--changed-urls", str(urls))
+    assert third == ["0 files linked, 0 copied, 1 replaced, 2 unmodified, 0 deleted, 0 skipped, 0 failed."]
+    assert urls.read_text().splitlines() == ["/media/b.txt"]
+    assert entry.read_text() == "b.txt, rewritten"
+
+    immutable(source, on=False)
+    source.write_text("b.txt, rewritten once more")
+    run("collectmirror", "--link-style", "hard")
+    assert entry.stat().st_ino == source.stat().st_ino  # re-made as a hard link, now that one can be made

@@ -143,11 +143,25 @@ TABLE = [
     ),
     ("the hard link", source_file(), copy(), {"style": LinkStyle.HARD}, (Verdict.OK, Action.NONE, None)),
     (
-        "a copy on the hard link's filesystem",
+        "an equal copy on the hard link's filesystem (the kernel refused the link)",
         source_file(),
         copy(ino=3),
         {"style": LinkStyle.HARD},
-        (Verdict.KIND_MISMATCH, Action.REPLACE, EntryKind.HARDLINK),
+        (Verdict.OK, Action.NONE, None),
+    ),
+    (
+        "a stale copy on the hard link's filesystem",
+        source_file(),
+        copy(ino=3, size=6),
+        {"style": LinkStyle.HARD},
+        (Verdict.STALE_COPY, Action.REPLACE, EntryKind.HARDLINK),
+    ),
+    (
+        "--checksum: a copy of other bytes on the hard link's filesystem",
+        source_file(),
+        copy(ino=3, same=False),
+        {"style": LinkStyle.HARD, "checksum": True},
+        (Verdict.STALE_COPY, Action.REPLACE, EntryKind.HARDLINK),
     ),
     (
         "a copy across filesystems, hard wanted",

@@ -342,7 +342,7 @@ def test_symlinks_are_a_kind_mismatch_for_the_hard_style_and_become_hard_links(t
     assert audit_mirror(link_style="hard").clean
 
 
-def test_copy_where_a_hard_link_belongs_is_a_kind_mismatch(tree):
+def test_an_equal_copy_where_a_hard_link_belongs_is_clean(tree):
     fix(link_style="hard")
     entry = tree.mirror / "media" / "a.txt"
     entry.unlink()
@@ -350,7 +350,21 @@ def test_copy_where_a_hard_link_belongs_is_a_kind_mismatch(tree):
 
     result = audit_mirror(link_style="hard")
 
-    assert result.findings == [Finding("kind-mismatch", "media", "media/a.txt", "a copy where a link belongs")]
+    assert result.clean
+
+
+def test_a_stale_copy_where_a_hard_link_belongs_is_found_and_hard_linked(tree):
+    fix(link_style="hard")
+    entry = tree.mirror / "media" / "a.txt"
+    entry.unlink()
+    entry.write_text("an older alpha")
+
+    result = audit_mirror(link_style="hard")
+    fix(link_style="hard")
+
+    assert result.findings == [Finding("stale-copy", "media", "media/a.txt", "the copy differs from its source")]
+    assert os.stat(entry).st_ino == os.stat(tree.media / "a.txt").st_ino
+    assert audit_mirror(link_style="hard").clean
 
 
 def test_link_into_a_root_where_a_copy_belongs_is_found_and_replaced_by_a_copy(copies):
