@@ -354,3 +354,24 @@ def test_a_copy_made_where_the_kernel_refuses_a_hard_link_converges(media_tree, 
     source.write_text("b.txt, rewritten once more")
     run("collectmirror", "--link-style", "hard")
     assert entry.stat().st_ino == source.stat().st_ino  # re-made as a hard link, now that one can be made
+
+
+def test_clear_lists_each_changed_url_once(media_tree, tmp_path):
+    urls = tmp_path / "changed-urls.txt"
+
+    lines, _err = run("collectmirror", "--clear", "--noinput", "--json", "--changed-urls", str(urls))
+
+    expected = ["/media/a.txt", "/media/b.txt", "/media/photos/c.jpg"]
+    assert urls.read_text().splitlines() == expected
+    changed = json.loads("\n".join(lines))["changed"]
+    assert [(change["url"], change["action"]) for change in changed] == [(url, "deleted") for url in expected]
+
+
+def test_the_dry_run_of_clear_lists_each_changed_url_once(media_tree, tmp_path):
+    urls = tmp_path / "changed-urls.txt"
+
+    lines, _err = run("collectmirror", "--clear", "--dry-run", "--json", "--changed-urls", str(urls))
+
+    expected = ["/media/a.txt", "/media/b.txt", "/media/photos/c.jpg"]
+    assert urls.read_text().splitlines() == expected
+    assert [change["url"] for change in json.loads("\n".join(lines))["changed"]] == expected

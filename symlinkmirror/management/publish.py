@@ -43,7 +43,9 @@ class Publisher:
         self.as_json = as_json
         self.changed_urls = changed_urls
         self.show_changes = show_changes
-        self.changes: list[dict[str, str]] = []  # for --json: one per change, as --changed-urls lists them
+        self.changes: list[dict[str, str]] = []  # for --json: one per changed name, as --changed-urls lists them
+        # --clear deletes an entry, then makes it again: its name is listed once, at its first change.
+        self.listed: set[str] = set()
         self.backends: dict[str, purge.PurgeBackend] | None = None
         if purge_after:
             self.backends = self.purge_backends()
@@ -109,12 +111,14 @@ class Publisher:
     def on_event(self, event: FileEvent) -> None:
         if self.backends is not None and purge.should_purge(event.action):
             self.to_purge.append(self.mirror.url(event.name))
-        if event.changed and self.urls is not None:
-            self.urls.write(self.mirror.url(event.name) + "\n")
-        if event.changed and self.as_json:
-            url = self.mirror.url(event.name) if self.mirror.base_url is not None else None
-            name = strict_utf8(event.name)
-            self.changes.append({"name": name, "url": url, "action": event.action, "verdict": event.verdict})
+        if event.changed and event.name not in self.listed:
+            self.listed.add(event.name)
+            if self.urls is not None:
+                self.urls.write(self.mirror.url(event.name) + "\n")
+            if self.as_json:
+                url = self.mirror.url(event.name) if self.mirror.base_url is not None else None
+                name = strict_utf8(event.name)
+                self.changes.append({"name": name, "url": url, "action": event.action, "verdict": event.verdict})
         if event.action is Outcome.FAILED:
             self.command.stderr.write(event.message)
         elif not self.as_json and self.verbosity >= (1 if self.show_changes and _shown(event) else event.level):
