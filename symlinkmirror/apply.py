@@ -141,8 +141,10 @@ class Applier:
             )
         except (FileNotFoundError, NotADirectoryInMirror):
             return events  # gone already, or its directory with it
-        if was_directory and not events and pair.src is None:
-            events.append(self.event(Outcome.DELETED, step, reason))  # an orphan directory, emptied first
+        if was_directory and not events and _vacated(pair):
+            # An empty directory (an orphan one emptied first): named itself. Not where
+            # a file takes its place: that file's event names it.
+            events.append(self.event(Outcome.DELETED, step, reason))
         return events
 
     def _put(self, step: Step) -> Events:
@@ -236,10 +238,19 @@ def _delete_reason(step: Step) -> str:
     return step.detail if step.verdict is Verdict.ESCAPING_LINK else ""
 
 
+def _vacated(pair: Pair) -> bool:
+    """Whether nothing is published at the name once its entry is deleted: it has no source, or a skipped one."""
+    src = pair.src
+    return src is None or src.skip is not None
+
+
 def _walked_orphan_directory(step: Step) -> bool:
     dst = step.pair.dst
+    # A directory at a skipped source name is an orphan too, but the walk does not
+    # enter it: its entries are removed (and reported) with it, as one tree.
     return (
-        step.verdict is Verdict.ORPHAN
+        step.pair.src is None
+        and step.verdict is Verdict.ORPHAN
         and dst is not None
         and dst.kind is FileType.DIRECTORY
         and not entries.is_temp(step.pair.base)

@@ -375,3 +375,46 @@ def test_the_dry_run_of_clear_lists_each_changed_url_once(media_tree, tmp_path):
     expected = ["/media/a.txt", "/media/b.txt", "/media/photos/c.jpg"]
     assert urls.read_text().splitlines() == expected
     assert [change["url"] for change in json.loads("\n".join(lines))["changed"]] == expected
+
+
+def test_an_empty_directory_deleted_under_an_escaping_source_link_is_named(media_tree, tmp_path):
+    (media_tree.media / "photos" / "c.jpg").unlink()
+    run("collectmirror", "--delete")  # the mirror keeps an empty 'media/photos'
+    (media_tree.media / "photos").rmdir()
+    (media_tree.media / "photos").symlink_to(tmp_path)  # outside every trusted root
+    urls = tmp_path / "changed-urls.txt"
+    detail = (
+        f"the source is now a symlink to '{os.path.realpath(tmp_path)}', outside the source root and every trusted root"
+    )
+
+    planned, _err = run("collectmirror", "--dry-run", "--changed-urls", str(urls))
+    planned_urls = urls.read_text().splitlines()
+    done, _err = run("collectmirror", "--changed-urls", str(urls))
+
+    assert not os.path.lexists(media_tree.mirror / "media" / "photos")
+    assert f"Deleting 'media/photos' ({detail})" in done
+    assert f"Pretending to delete 'media/photos' ({detail})" in planned
+    assert done[-1] == "0 files linked, 0 copied, 0 replaced, 2 unmodified, 1 deleted, 1 skipped, 0 failed."
+    assert planned_urls == urls.read_text().splitlines() == ["/media/photos"]
+
+
+@pytest.mark.parametrize("contents", [[], ["x", "sub/y"]])
+def test_a_directory_deleted_under_a_special_source_name_is_named_as_the_dry_run_says(media_tree, tmp_path, contents):
+    held = media_tree.mirror / "media" / "fifo"
+    held.mkdir()
+    for name in contents:
+        (held / name).parent.mkdir(parents=True, exist_ok=True)
+        (held / name).write_text(name)
+    os.mkfifo(media_tree.media / "fifo")
+    urls = tmp_path / "changed-urls.txt"
+
+    planned, _err = run("collectmirror", "--delete", "--dry-run", "--changed-urls", str(urls))
+    planned_urls = urls.read_text().splitlines()
+    done, _err = run("collectmirror", "--delete", "--changed-urls", str(urls))
+
+    expected = [f"/media/fifo/{name}" for name in sorted(contents)] or ["/media/fifo"]
+    assert not os.path.lexists(held)
+    assert planned_urls == urls.read_text().splitlines() == expected
+    pretended = [line.removeprefix("Pretending to delete ") for line in planned if line.startswith("Pretending")]
+    deleted = [line.removeprefix("Deleting ") for line in done if line.startswith("Deleting")]
+    assert pretended == deleted == [f"'{url.removeprefix('/')}'" for url in expected]
