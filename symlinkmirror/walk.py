@@ -13,11 +13,11 @@ import os
 import stat
 from collections import deque
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from .directories import Directory
 from .entries import is_temp
+from .frame import Frame
 from .listing import (
     SKIPS,
     Descriptor,
@@ -43,20 +43,6 @@ from .vocab import FileType, LinkStyle, Role, SkipReason
 
 # Looked up once: an enum member read through its class costs as much as the rest of a file's pair on Python 3.11.
 _FILE, _DIRECTORY = FileType.FILE, FileType.DIRECTORY
-
-
-@dataclass(slots=True)
-class _Frame:
-    rel: str  # the directory's name in the source ('' for its root)
-    real: str | None  # its resolved path, None for a storage without local paths
-    expect: Key | None  # its identity when its parent was listed
-    directory: Directory  # the mirror directory of the same name
-    listed: bool  # the mirror holds a real directory there, to list
-    ancestors: frozenset[Key]
-    pair: Pair | None  # its own pair, yielded once the source is listed
-    role: Role | None = None  # set: a mirror-only directory (an orphan's, a kept one's)
-    leave: bool = False  # yield pair after the contents: an orphan directory, deleted last
-    settled: list[str] | None = None  # names the settler found right, announced in name order
 
 
 class Walk:
@@ -118,7 +104,7 @@ class Walk:
 
     # The source's own directory, reached through its prefix.
 
-    def _prefix(self) -> Generator[Pair | Settled, None, _Frame | None]:
+    def _prefix(self) -> Generator[Pair | Settled, None, Frame | None]:
         directory, exists = self.root, not self.against_empty
         parts = self.source.prefix.split("/") if self.source.prefix else []
         pair = None
@@ -131,7 +117,7 @@ class Walk:
             directory = directory.child(part)
             exists = dst is not None and dst.kind is FileType.DIRECTORY
         if self.real_root is None:
-            return _Frame("", None, None, directory, exists, frozenset(), pair)
+            return Frame("", None, None, directory, exists, frozenset(), pair)
         try:
             st = os.stat(self.real_root)
         except FileNotFoundError:
@@ -143,7 +129,7 @@ class Walk:
             yield self._root_pair(pair, SourceEntry(FileType.DIRECTORY, error=exc.strerror or str(exc)))
             return None
         key = (st.st_dev, st.st_ino)
-        return _Frame("", self.real_root, key, directory, exists, frozenset({key}), pair)
+        return Frame("", self.real_root, key, directory, exists, frozenset({key}), pair)
 
     def _root_pair(self, pair: Pair | None, src: SourceEntry) -> Pair:
         if pair is None:
@@ -153,7 +139,7 @@ class Walk:
 
     # A source directory and its mirror directory, side by side.
 
-    def _directory(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair | Settled]:
+    def _directory(self, frame: Frame, stack: list[Frame]) -> Iterator[Pair | Settled]:
         holder = None
         try:
             if self.fast:
@@ -179,7 +165,7 @@ class Walk:
             yield frame.pair
         yield from self._contents(frame, listing, mirror, stack, holder)
 
-    def _settle(self, frame: _Frame, holder: Descriptor) -> tuple[list[Row], dict[str, MirrorEntry]]:
+    def _settle(self, frame: Frame, holder: Descriptor) -> tuple[list[Row], dict[str, MirrorEntry]]:
         """Both listings, less what the settler settles: the rest become pairs, in name order."""
         assert self.settler is not None and frame.real is not None
         with os.scandir(holder.fd) as listed:
@@ -196,7 +182,7 @@ class Walk:
             )
         return rows(entries), mirror_entries(frame.directory, scanned)
 
-    def _link_prefix(self, frame: _Frame) -> str | None:
+    def _link_prefix(self, frame: Frame) -> str | None:
         """What the wanted link of each file in the directory holds before the file's name, or None: copies."""
         assert self.settler is not None and frame.real is not None
         if containing_root(frame.real, self.link_roots) is None:
@@ -205,7 +191,7 @@ class Walk:
             return relative_prefix(frame.real, frame.directory.real)
         return os.path.join(frame.real, "")
 
-    def _unsettled(self, frame: _Frame) -> frozenset[str]:
+    def _unsettled(self, frame: Frame) -> frozenset[str]:
         """Names in this directory the plan must see: the lock file's, other sources' prefixes."""
         if frame.rel:
             return frozenset()
@@ -214,7 +200,7 @@ class Walk:
         names.update(other[skip:].partition("/")[0] for other in self.reserved)
         return frozenset(names)
 
-    def _settled(self, frame: _Frame, mirror_prefix: str, before: str | None) -> Settled:
+    def _settled(self, frame: Frame, mirror_prefix: str, before: str | None) -> Settled:
         """The names settled that sort before `before` (None: all of them), taken from the frame's."""
         settled = frame.settled
         assert settled is not None
@@ -225,14 +211,14 @@ class Walk:
 
     def _contents(
         self,
-        frame: _Frame,
+        frame: Frame,
         listing: list[Row],
         mirror: dict[str, MirrorEntry],
-        stack: list[_Frame],
+        stack: list[Frame],
         holder: Descriptor | None,
     ) -> Iterator[Pair | Settled]:
         present: set[str] = set()
-        subdirs: list[_Frame] = []
+        subdirs: list[Frame] = []
         wants_link = frame.real is not None and containing_root(frame.real, self.link_roots) is not None
         ignored = self._ignored
         # Computed once per directory, not per file: what each name is prefixed with.
@@ -261,8 +247,8 @@ class Walk:
                     src = self._file_entry(frame, name, rel, node, wants_link, holder)
                     pair = Pair(self.source, mirror_name, src, dst, directory=frame.directory)
                     child = frame.directory.child(name)
-                    stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
-                    stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.MANAGED))
+                    stack.append(Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
+                    stack.append(Frame(mirror_name, None, None, child, True, frozenset(), None, Role.MANAGED))
                     continue
                 real = None if real_prefix is None else real_prefix + name
                 if holder is not None:  # a DirEntry, stat()ed through holder's descriptor when the plan needs it
@@ -291,7 +277,7 @@ class Walk:
         stack.extend(reversed(subdirs))
 
     def _file_entry(
-        self, frame: _Frame, name: str, rel: str, node: Any, wants_link: bool, holder: Descriptor | None
+        self, frame: Frame, name: str, rel: str, node: Any, wants_link: bool, holder: Descriptor | None
     ) -> SourceEntry:
         real = None if frame.real is None else os.path.join(frame.real, name)
         st = node if isinstance(node, os.stat_result) else None
@@ -300,26 +286,26 @@ class Walk:
         return SourceEntry(FileType.FILE, real, wants_link, st=st, node=entry, storage=storage, rel=rel, owner=holder)
 
     def _subframe(
-        self, frame: _Frame, name: str, rel: str, mirror_name: str, dst: MirrorEntry | None, node: Any
-    ) -> _Frame:
+        self, frame: Frame, name: str, rel: str, mirror_name: str, dst: MirrorEntry | None, node: Any
+    ) -> Frame:
         key = identity(node)
         real = None if frame.real is None else os.path.join(frame.real, name)
         pair = Pair(self.source, mirror_name, SourceEntry(FileType.DIRECTORY), dst, directory=frame.directory)
         listed = dst is not None and dst.kind is FileType.DIRECTORY
         ancestors = frame.ancestors if key is None else frame.ancestors | {key}
-        return _Frame(rel, real, key, frame.directory.child(name), listed, ancestors, pair)
+        return Frame(rel, real, key, frame.directory.child(name), listed, ancestors, pair)
 
     def _kept(
-        self, frame: _Frame, name: str, mirror_name: str, dst: MirrorEntry, stack: list[_Frame]
+        self, frame: Frame, name: str, mirror_name: str, dst: MirrorEntry, stack: list[Frame]
     ) -> Iterator[Pair | Settled]:
         if dst.kind is FileType.DIRECTORY and self.descend_orphans:
             child = frame.directory.child(name)
-            stack.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, Role.KEPT))
+            stack.append(Frame(mirror_name, None, None, child, True, frozenset(), None, Role.KEPT))
         else:
             yield Pair(self.source, mirror_name, None, dst, directory=frame.directory, role=Role.KEPT)
 
     def _orphans(
-        self, frame: _Frame, mirror: dict[str, MirrorEntry], present: set[str], stack: list[_Frame]
+        self, frame: Frame, mirror: dict[str, MirrorEntry], present: set[str], stack: list[Frame]
     ) -> Iterator[Pair | Settled]:
         for name, dst in sorted(mirror.items()):
             lock = not frame.rel and name == LOCK_NAME and not self.source.prefix and dst.kind is not FileType.SYMLINK
@@ -331,15 +317,15 @@ class Walk:
             pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory)
             if dst.kind is FileType.DIRECTORY and self.descend_orphans and not is_temp(name):
                 directory = frame.directory.child(name)
-                stack.append(_Frame(mirror_name, None, None, directory, True, frozenset(), pair, leave=True))
-                stack.append(_Frame(mirror_name, None, None, directory, True, frozenset(), None, Role.MANAGED))
+                stack.append(Frame(mirror_name, None, None, directory, True, frozenset(), pair, leave=True))
+                stack.append(Frame(mirror_name, None, None, directory, True, frozenset(), None, Role.MANAGED))
             else:
                 yield pair
 
-    def _mirror_only(self, frame: _Frame, stack: list[_Frame]) -> Iterator[Pair | Settled]:
+    def _mirror_only(self, frame: Frame, stack: list[Frame]) -> Iterator[Pair | Settled]:
         """The entries of an orphan (or kept) directory: each its own pair, directories deleted after their contents."""
         assert frame.role is not None
-        subdirs: list[_Frame] = []
+        subdirs: list[Frame] = []
         for name, dst in sorted(list_mirror(frame.directory).items()):
             mirror_name = f"{frame.rel}/{name}"
             pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory, role=frame.role)
@@ -347,9 +333,9 @@ class Walk:
                 yield pair
                 continue
             child = frame.directory.child(name)
-            subdirs.append(_Frame(mirror_name, None, None, child, True, frozenset(), None, frame.role))
+            subdirs.append(Frame(mirror_name, None, None, child, True, frozenset(), None, frame.role))
             if frame.role is Role.MANAGED:
-                subdirs.append(_Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
+                subdirs.append(Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
         stack.extend(reversed(subdirs))
 
     def _is_reserved(self, mirror_name: str) -> bool:
@@ -357,7 +343,7 @@ class Walk:
 
     # Source symlinks.
 
-    def _follow(self, frame: _Frame, rel: str, path: str) -> SourceEntry | None:
+    def _follow(self, frame: Frame, rel: str, path: str) -> SourceEntry | None:
         try:
             target = os.stat(path)
         except (FileNotFoundError, NotADirectoryError):  # ENOTDIR: the target path runs through a file
@@ -387,7 +373,7 @@ class Walk:
             or containing_root(real_path, self.trusted) is not None
         )
 
-    def _undefer(self) -> Generator[Pair | Settled, None, _Frame | None]:
+    def _undefer(self) -> Generator[Pair | Settled, None, Frame | None]:
         """A symlinked directory, after every real one: walked unless its directory was walked already."""
         rel, real_path, key, ancestors = self._deferred.popleft()
         mirror_name = self.source.mirror_name(rel)
@@ -412,6 +398,6 @@ class Walk:
         self._visited.add(key)
         pair = Pair(self.source, mirror_name, SourceEntry(FileType.DIRECTORY), dst, directory=parent)
         listed = dst is not None and dst.kind is FileType.DIRECTORY
-        return _Frame(rel, real_path, key, parent.child(base), listed, ancestors | {key}, pair)
+        return Frame(rel, real_path, key, parent.child(base), listed, ancestors | {key}, pair)
 
     # Listing a source directory, three ways with one result.
