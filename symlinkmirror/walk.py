@@ -16,7 +16,6 @@ from collections.abc import Generator, Iterator
 from typing import Any
 
 from .directories import Directory
-from .entries import is_temp
 from .frame import Frame
 from .listing import (
     SKIPS,
@@ -35,11 +34,12 @@ from .listing import (
     scan_mirror,
 )
 from .lock import LOCK_NAME
+from .orphans import MirrorOnly, push_orphan_directory
 from .pairs import MirrorEntry, Pair, SourceEntry
 from .paths import containing_root, is_within, relative_prefix
 from .settle import Settled, Settler
 from .sources import Source, compile_patterns, uses_fast_path
-from .vocab import FileType, LinkStyle, Role, SkipReason
+from .vocab import FileType, LinkStyle, SkipReason
 
 # Looked up once: an enum member read through its class costs as much as the rest of a file's pair on Python 3.11.
 _FILE, _DIRECTORY = FileType.FILE, FileType.DIRECTORY
@@ -79,6 +79,7 @@ class Walk:
             self.fast = False
         # Entries exactly right are settled without a Pair (a directory listed through its descriptor only).
         self.settler = settler if self.fast and not against_empty else None
+        self._mirror_only = MirrorOnly(source, reserved, descend_orphans)
         self._visited: set[Key] = set()
         self._deferred: deque[tuple[str, str, Key, frozenset[Key]]] = deque()
 
@@ -86,7 +87,7 @@ class Walk:
         start = yield from self._prefix()
         if start is None:
             return
-        stack = [start]
+        stack, mirror_only = [start], self._mirror_only
         while stack or self._deferred:
             if not stack:
                 frame = yield from self._undefer()
@@ -98,7 +99,7 @@ class Walk:
                 assert frame.pair is not None
                 yield frame.pair
             elif frame.role is not None:
-                yield from self._mirror_only(frame, stack)
+                yield from mirror_only.directory(frame, stack)
             else:
                 yield from self._directory(frame, stack)
 
@@ -237,7 +238,7 @@ class Walk:
             if ignored is not None and (ignored.match(name) or (kind != "dir" and rel_prefix and ignored.match(rel))):
                 present.add(name)  # ignored names keep their mirror entries
                 if name in mirror:
-                    yield from self._kept(frame, name, mirror_name, mirror[name], stack)
+                    yield from self._mirror_only.kept(frame, name, mirror_name, mirror[name], stack)
                 continue
             present.add(name)
             dst = mirror.get(name)
@@ -246,9 +247,7 @@ class Walk:
                     # A directory where the file belongs: its contents are orphans, then the file replaces it.
                     src = self._file_entry(frame, name, rel, node, wants_link, holder)
                     pair = Pair(self.source, mirror_name, src, dst, directory=frame.directory)
-                    child = frame.directory.child(name)
-                    stack.append(Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
-                    stack.append(Frame(mirror_name, None, None, child, True, frozenset(), None, Role.MANAGED))
+                    push_orphan_directory(stack, mirror_name, frame.directory.child(name), pair)
                     continue
                 real = None if real_prefix is None else real_prefix + name
                 if holder is not None:  # a DirEntry, stat()ed through holder's descriptor when the plan needs it
@@ -273,7 +272,7 @@ class Walk:
             yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
         if settled:
             yield self._settled(frame, mirror_prefix, None)
-        yield from self._orphans(frame, mirror, present, stack)
+        yield from self._mirror_only.orphans(frame, mirror, present, stack)
         stack.extend(reversed(subdirs))
 
     def _file_entry(
@@ -294,52 +293,6 @@ class Walk:
         listed = dst is not None and dst.kind is FileType.DIRECTORY
         ancestors = frame.ancestors if key is None else frame.ancestors | {key}
         return Frame(rel, real, key, frame.directory.child(name), listed, ancestors, pair)
-
-    def _kept(
-        self, frame: Frame, name: str, mirror_name: str, dst: MirrorEntry, stack: list[Frame]
-    ) -> Iterator[Pair | Settled]:
-        if dst.kind is FileType.DIRECTORY and self.descend_orphans:
-            child = frame.directory.child(name)
-            stack.append(Frame(mirror_name, None, None, child, True, frozenset(), None, Role.KEPT))
-        else:
-            yield Pair(self.source, mirror_name, None, dst, directory=frame.directory, role=Role.KEPT)
-
-    def _orphans(
-        self, frame: Frame, mirror: dict[str, MirrorEntry], present: set[str], stack: list[Frame]
-    ) -> Iterator[Pair | Settled]:
-        for name, dst in sorted(mirror.items()):
-            lock = not frame.rel and name == LOCK_NAME and not self.source.prefix and dst.kind is not FileType.SYMLINK
-            if name in present or lock:
-                continue
-            mirror_name = self.source.mirror_name(f"{frame.rel}/{name}" if frame.rel else name)
-            if self._is_reserved(mirror_name):
-                continue
-            pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory)
-            if dst.kind is FileType.DIRECTORY and self.descend_orphans and not is_temp(name):
-                directory = frame.directory.child(name)
-                stack.append(Frame(mirror_name, None, None, directory, True, frozenset(), pair, leave=True))
-                stack.append(Frame(mirror_name, None, None, directory, True, frozenset(), None, Role.MANAGED))
-            else:
-                yield pair
-
-    def _mirror_only(self, frame: Frame, stack: list[Frame]) -> Iterator[Pair | Settled]:
-        """The entries of an orphan (or kept) directory: each its own pair, directories deleted after their contents."""
-        assert frame.role is not None
-        subdirs: list[Frame] = []
-        for name, dst in sorted(list_mirror(frame.directory).items()):
-            mirror_name = f"{frame.rel}/{name}"
-            pair = Pair(self.source, mirror_name, None, dst, directory=frame.directory, role=frame.role)
-            if dst.kind is not FileType.DIRECTORY or is_temp(name):
-                yield pair
-                continue
-            child = frame.directory.child(name)
-            subdirs.append(Frame(mirror_name, None, None, child, True, frozenset(), None, frame.role))
-            if frame.role is Role.MANAGED:
-                subdirs.append(Frame(mirror_name, None, None, child, True, frozenset(), pair, leave=True))
-        stack.extend(reversed(subdirs))
-
-    def _is_reserved(self, mirror_name: str) -> bool:
-        return any(mirror_name == other or other.startswith(mirror_name + "/") for other in self.reserved)
 
     # Source symlinks.
 
