@@ -8,19 +8,16 @@ through symlinks is mirrored once per source, the other paths to it reported.
 from __future__ import annotations
 
 import bisect
-import errno
 import os
-import stat
-from collections import deque
 from collections.abc import Generator, Iterator
 from typing import Any
 
 from .directories import Directory
+from .follow import Follower
 from .frame import Frame
 from .listing import (
     SKIPS,
     Descriptor,
-    Key,
     Row,
     check_directory,
     identity,
@@ -36,7 +33,7 @@ from .listing import (
 from .lock import LOCK_NAME
 from .orphans import MirrorOnly, push_orphan_directory
 from .pairs import MirrorEntry, Pair, SourceEntry
-from .paths import containing_root, is_within, relative_prefix
+from .paths import containing_root, relative_prefix
 from .settle import Settled, Settler
 from .sources import Source, compile_patterns, uses_fast_path
 from .vocab import FileType, LinkStyle, SkipReason
@@ -66,9 +63,7 @@ class Walk:
         self.source = source
         self.root = root
         self.link_roots = link_roots  # resolved: files inside are linked
-        self.trusted = trusted or link_roots  # resolved: source links may lead inside
         self._ignored = compile_patterns(ignore_patterns or [])
-        self.follow_external = follow_external
         self.reserved = reserved  # mirror names of other sources
         self.descend_orphans = descend_orphans  # look inside orphan and kept directories, entry by entry
         self.against_empty = against_empty  # a dry run of --clear: walk as if the mirror were empty
@@ -80,17 +75,24 @@ class Walk:
         # Entries exactly right are settled without a Pair (a directory listed through its descriptor only).
         self.settler = settler if self.fast and not against_empty else None
         self._mirror_only = MirrorOnly(source, reserved, descend_orphans)
-        self._visited: set[Key] = set()
-        self._deferred: deque[tuple[str, str, Key, frozenset[Key]]] = deque()
+        self._follower = Follower(
+            source,
+            root,
+            real_root=self.real_root,
+            link_roots=link_roots,
+            trusted=trusted or link_roots,  # resolved: source links may lead inside
+            follow_external=follow_external,
+            against_empty=against_empty,
+        )
 
     def __iter__(self) -> Iterator[Pair | Settled]:
         start = yield from self._prefix()
         if start is None:
             return
-        stack, mirror_only = [start], self._mirror_only
-        while stack or self._deferred:
+        stack, deferred, mirror_only = [start], self._follower.deferred, self._mirror_only
+        while stack or deferred:
             if not stack:
-                frame = yield from self._undefer()
+                frame = yield from self._follower.undefer()
                 if frame is not None:
                     stack.append(frame)
                 continue
@@ -161,7 +163,7 @@ class Walk:
                 yield Pair(self.source, self.source.prefix, SourceEntry(error=reason(exc)), None)
             return
         if frame.expect is not None:
-            self._visited.add(frame.expect)
+            self._follower.visited.add(frame.expect)
         if frame.pair is not None:
             yield frame.pair
         yield from self._contents(frame, listing, mirror, stack, holder)
@@ -261,7 +263,7 @@ class Walk:
                 continue
             elif kind == "link":
                 assert frame.real is not None
-                followed = self._follow(frame, rel, os.path.join(frame.real, name))
+                followed = self._follower.follow(rel, os.path.join(frame.real, name), frame.ancestors)
                 if followed is None:
                     continue  # a directory: walked after every real directory, once
                 src = followed
@@ -293,64 +295,3 @@ class Walk:
         listed = dst is not None and dst.kind is FileType.DIRECTORY
         ancestors = frame.ancestors if key is None else frame.ancestors | {key}
         return Frame(rel, real, key, frame.directory.child(name), listed, ancestors, pair)
-
-    # Source symlinks.
-
-    def _follow(self, frame: Frame, rel: str, path: str) -> SourceEntry | None:
-        try:
-            target = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):  # ENOTDIR: the target path runs through a file
-            return SourceEntry(skip=SkipReason.BROKEN_LINK, detail="a symlink whose target does not exist")
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:  # a chain of links that never ends
-                return SourceEntry(skip=SkipReason.LOOP, detail="a symlink loop")
-            return SourceEntry(error=reason(exc))
-        real_path = os.path.realpath(path)
-        if not self._trusted(real_path):
-            detail = f"a symlink to '{real_path}', outside the source root and every trusted root"
-            return SourceEntry(skip=SkipReason.ESCAPING_LINK, detail=detail)
-        if stat.S_ISDIR(target.st_mode):
-            self._deferred.append((rel, real_path, (target.st_dev, target.st_ino), frame.ancestors))
-            return None
-        if not stat.S_ISREG(target.st_mode):
-            return SourceEntry(skip=SkipReason.SPECIAL, detail="a symlink to something that is not a regular file")
-        wants_link = containing_root(real_path, self.link_roots) is not None
-        return SourceEntry(FileType.FILE, real_path, wants_link, st=target)
-
-    def _trusted(self, real_path: str) -> bool:
-        """A link may lead inside its source root or inside a trusted root, or anywhere with --follow-external-links."""
-        assert self.real_root is not None
-        return (
-            self.follow_external
-            or is_within(real_path, self.real_root)
-            or containing_root(real_path, self.trusted) is not None
-        )
-
-    def _undefer(self) -> Generator[Pair | Settled, None, Frame | None]:
-        """A symlinked directory, after every real one: walked unless its directory was walked already."""
-        rel, real_path, key, ancestors = self._deferred.popleft()
-        mirror_name = self.source.mirror_name(rel)
-        parent_rel, _, base = mirror_name.rpartition("/")
-        parent = self.root.descend(parent_rel)
-        dst = None if self.against_empty else lookup(parent, base)
-        if key in self._visited:
-            reason = SkipReason.LOOP if key in ancestors else SkipReason.DUPLICATE
-            detail = (
-                "a symlink to one of its own parent directories"
-                if reason is SkipReason.LOOP
-                else f"a symlink to '{real_path}', a directory mirrored at another name already"
-            )
-            yield Pair(
-                self.source,
-                mirror_name,
-                SourceEntry(FileType.DIRECTORY, skip=reason, detail=detail),
-                dst,
-                directory=parent,
-            )
-            return None
-        self._visited.add(key)
-        pair = Pair(self.source, mirror_name, SourceEntry(FileType.DIRECTORY), dst, directory=parent)
-        listed = dst is not None and dst.kind is FileType.DIRECTORY
-        return Frame(rel, real_path, key, parent.child(base), listed, ancestors | {key}, pair)
-
-    # Listing a source directory, three ways with one result.
