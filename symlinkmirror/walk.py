@@ -3,6 +3,7 @@
 Memory holds the listings of the directories waiting on the stack, never the
 whole tree, plus the identity of each directory walked: a directory reached
 through symlinks is mirrored once per source, the other paths to it reported.
+Source symlinks are follow.py's to judge, mirror-only entries orphans.py's.
 """
 
 from __future__ import annotations
@@ -175,7 +176,7 @@ class Walk:
             entries = list(listed)
         scanned = scan_mirror(frame.directory) if frame.listed else {}
         if scanned:
-            entries, frame.settled = self.settler.directory(
+            entries, settled = self.settler.directory(
                 entries,
                 scanned,
                 frame.directory.fd(),
@@ -183,6 +184,8 @@ class Walk:
                 rel_prefix=f"{frame.rel}/" if frame.rel else "",
                 unsettled=self._unsettled(frame),
             )
+            settled.sort()  # announced in name order, among the pairs
+            frame.settled = settled
         return rows(entries), mirror_entries(frame.directory, scanned)
 
     def _link_prefix(self, frame: Frame) -> str | None:
@@ -220,62 +223,69 @@ class Walk:
         stack: list[Frame],
         holder: Descriptor | None,
     ) -> Iterator[Pair | Settled]:
+        """Each listed name's pair (or Settled) in name order, then the orphans; the subdirectories go on the stack."""
         present: set[str] = set()
         subdirs: list[Frame] = []
         wants_link = frame.real is not None and containing_root(frame.real, self.link_roots) is not None
-        ignored = self._ignored
-        # Computed once per directory, not per file: what each name is prefixed with.
-        rel_prefix = f"{frame.rel}/" if frame.rel else ""
-        mirror_prefix = self.source.mirror_name(rel_prefix) if rel_prefix else self.source.mirror_name("x")[:-1]
-        real_prefix = None if frame.real is None else os.path.join(frame.real, "")
+        ignored, descend = self._ignored, self.descend_orphans
+        rel_prefix, mirror_prefix, real_prefix = self._prefixes(frame)
         directory, source = frame.directory, self.source
         settled = frame.settled
-        if settled:
-            settled.sort()
         for name, kind, node in listing:
             if settled and settled[0] < name:
                 yield self._settled(frame, mirror_prefix, name)  # in name order, as if each were a pair
             rel = rel_prefix + name
             mirror_name = mirror_prefix + name if name else source.mirror_name(rel)
+            present.add(name)
             if ignored is not None and (ignored.match(name) or (kind != "dir" and rel_prefix and ignored.match(rel))):
-                present.add(name)  # ignored names keep their mirror entries
-                if name in mirror:
+                if name in mirror:  # ignored names keep their mirror entries
                     yield from self._mirror_only.kept(frame, name, mirror_name, mirror[name], stack)
                 continue
-            present.add(name)
             dst = mirror.get(name)
-            if kind == "file":
-                if dst is not None and dst.kind is _DIRECTORY and self.descend_orphans:
-                    # A directory where the file belongs: its contents are orphans, then the file replaces it.
-                    src = self._file_entry(frame, name, rel, node, wants_link, holder)
-                    pair = Pair(self.source, mirror_name, src, dst, directory=frame.directory)
-                    push_orphan_directory(stack, mirror_name, frame.directory.child(name), pair)
-                    continue
+            if kind == "file" and (dst is None or dst.kind is not _DIRECTORY or not descend):
                 real = None if real_prefix is None else real_prefix + name
                 if holder is not None:  # a DirEntry, stat()ed through holder's descriptor when the plan needs it
                     src = SourceEntry(_FILE, real, wants_link, node=node, owner=holder)
                 else:  # listed without a descriptor: a stat, or None for a storage without local paths
                     src = SourceEntry(_FILE, real, wants_link, st=node, storage=source.storage, rel=rel)
                 yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
-                continue
             elif kind == "dir":
                 subdirs.append(self._subframe(frame, name, rel, mirror_name, dst, node))
-                continue
-            elif kind == "link":
-                assert frame.real is not None
-                followed = self._follower.follow(rel, os.path.join(frame.real, name), frame.ancestors)
-                if followed is None:
-                    continue  # a directory: walked after every real directory, once
-                src = followed
+            elif kind == "file":
+                # A directory where the file belongs: its contents are orphans, then the file replaces it.
+                src = self._file_entry(frame, name, rel, node, wants_link, holder)
+                pair = Pair(source, mirror_name, src, dst, directory=directory)
+                push_orphan_directory(stack, mirror_name, directory.child(name), pair)
             else:
-                src = SKIPS[kind]()
-                if kind != "special":
-                    dst = None  # not a plain name, or the directory's: nothing in the mirror stands for it
-            yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
+                other = self._other(frame, name, kind, rel, mirror_name, dst)
+                if other is not None:
+                    yield other
         if settled:
             yield self._settled(frame, mirror_prefix, None)
         yield from self._mirror_only.orphans(frame, mirror, present, stack)
         stack.extend(reversed(subdirs))
+
+    def _prefixes(self, frame: Frame) -> tuple[str, str, str | None]:
+        """What each name in the directory is prefixed with, computed once per directory: (source, mirror, real)."""
+        rel_prefix = f"{frame.rel}/" if frame.rel else ""
+        mirror_prefix = self.source.mirror_name(rel_prefix) if rel_prefix else self.source.mirror_name("x")[:-1]
+        real_prefix = None if frame.real is None else os.path.join(frame.real, "")
+        return rel_prefix, mirror_prefix, real_prefix
+
+    def _other(
+        self, frame: Frame, name: str, kind: str, rel: str, mirror_name: str, dst: MirrorEntry | None
+    ) -> Pair | None:
+        """A source link's pair (None: a directory, walked after every real directory, once), or a skipped entry's."""
+        if kind == "link":
+            assert frame.real is not None
+            src = self._follower.follow(rel, os.path.join(frame.real, name), frame.ancestors)
+            if src is None:
+                return None
+        else:
+            src = SKIPS[kind]()
+            if kind != "special":
+                dst = None  # not a plain name, or the directory's: nothing in the mirror stands for it
+        return Pair(self.source, mirror_name, src, dst, directory=frame.directory, base=name)
 
     def _file_entry(
         self, frame: Frame, name: str, rel: str, node: Any, wants_link: bool, holder: Descriptor | None
