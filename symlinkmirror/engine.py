@@ -269,6 +269,7 @@ class _Run:
         return generational.Context(
             root=self.root,
             rules=self.rules,
+            symlinks=self.mirror.supports_symlinks,
             dry_run=self.options.dry_run,
             clear=self.options.clear,
             decide=partial(plan.decide, rules=self.rules),

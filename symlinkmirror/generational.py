@@ -50,6 +50,9 @@ Events = list[FileEvent]
 Decide = Callable[[Pair], Step]
 RESTAMPED = "the copy's modification time is not its source's"
 LEFTOVER = "left by an interrupted run (a half-built generation, or a temporary entry)"
+NO_SYMLINKS = (
+    "the mirror's filesystem cannot hold symlinks, and generations are served through one: set 'generations' to 0"
+)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class Context:
 
     root: Directory
     rules: Rules
+    symlinks: bool  # the mirror's filesystem can hold them (FAT cannot)
     dry_run: bool
     clear: bool
     decide: Decide
@@ -73,6 +77,9 @@ def collect(ctx: Context, source: Source) -> bool:
     state = inspect(layout)
     if not source.generations:
         return _in_place(ctx, source, layout, state)
+    if not ctx.symlinks:
+        ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, NO_SYMLINKS, dry_run=ctx.dry_run)])
+        return True
     base = _base(layout, state)
     if ctx.clear:
         _cleared(ctx, source, base)
@@ -256,7 +263,7 @@ def audit(ctx: Context, source: Source) -> Iterator[Step] | None:
 
 
 def _audit(ctx: Context, source: Source, layout: Layout, state: State) -> Iterator[Step]:
-    for verdict, name, detail in findings(source, layout, state, ctx.rules):
+    for verdict, name, detail in findings(source, layout, state, ctx):
         yield Step(Pair(source, name, None, None), verdict, Action.NONE, detail)
     carried = read_carried(layout, state.current) if source.generations else frozenset()
     cut = len(source.prefix) + 1
@@ -273,9 +280,11 @@ def _audit(ctx: Context, source: Source, layout: Layout, state: State) -> Iterat
         yield step
 
 
-def findings(source: Source, layout: Layout, state: State, rules: Rules) -> list[tuple[Verdict, str, str]]:
+def findings(source: Source, layout: Layout, state: State, ctx: Context) -> list[tuple[Verdict, str, str]]:
     """What is wrong with the structure: the prefix, the generations kept, what interrupted runs left."""
     found = [(Verdict.GENERATION, f"{layout.home_name}/{name}", LEFTOVER) for name in state.leftovers]
+    if source.generations and not ctx.symlinks:
+        return [(Verdict.GENERATION, source.prefix, NO_SYMLINKS), *found]
     if not source.generations:
         if state.served is Served.GENERATION:
             detail = (
@@ -287,7 +296,7 @@ def findings(source: Source, layout: Layout, state: State, rules: Rules) -> list
             detail = f"{len(state.complete)} generation(s) of a source that keeps none"
             found.append((Verdict.GENERATION, layout.home_name, detail))
         return found
-    prefix = _served_finding(source, layout, state, rules)
+    prefix = _served_finding(source, layout, state, ctx.rules)
     if prefix is not None:
         found.insert(0, prefix)
     extra = prunable(state, source.generations)

@@ -7,6 +7,7 @@ directly, the commands through call_command.
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import threading
@@ -17,8 +18,10 @@ import pytest
 from django.core.files.storage import FileSystemStorage
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from werkzeug import Response
 
 from symlinkmirror import engine, generations
+from symlinkmirror.generational import LEFTOVER, NO_SYMLINKS
 from symlinkmirror.paths import GENERATIONS_DIR, TEMP_PREFIX
 from symlinkmirror.report import GenerationEvent
 from symlinkmirror.sources import Source
@@ -577,19 +580,13 @@ def test_a_half_built_generation_is_a_finding_and_the_next_run_removes_it(site):
 
     assert sorted(before) == sorted(
         [
-            ("generation", f"{GENERATIONS_DIR}/static/{partial.name}", generational_leftover()),
-            ("generation", f"{GENERATIONS_DIR}/static/{stray.name}", generational_leftover()),
+            ("generation", f"{GENERATIONS_DIR}/static/{partial.name}", LEFTOVER),
+            ("generation", f"{GENERATIONS_DIR}/static/{stray.name}", LEFTOVER),
         ]
     )
     assert not partial.exists() and not stray.is_symlink()
     assert site.served().startswith("00000008-")  # a name is never used twice
     assert findings(site) == []
-
-
-def generational_leftover() -> str:
-    from symlinkmirror.generational import LEFTOVER
-
-    return LEFTOVER
 
 
 def test_more_generations_than_kept_is_a_finding_and_fix_prunes_them(site):
@@ -789,3 +786,132 @@ def test_verifymirror_reports_the_structure_and_fix_repairs_it(configured, setti
     assert re.fullmatch(r"Published generation '00000001-\S+' of 'static'\.", fixed[0])
     assert fixed[1:] == ["Fixed 1 of 1 finding.", "2 files checked: the mirror is clean."]
     assert (configured.mirror / "static").is_symlink()
+
+
+def test_two_workers_build_the_same_generation(site):
+    collect(site)
+    (site.static / "more").mkdir()
+    for index in range(40):
+        (site.static / "more" / f"{index}.css").write_text(f"p{index} {{}}")
+    rewrite(site.static / "css" / "app.css", "v2")
+
+    report, _messages = collect(site, workers=2, delete=True)
+
+    assert report.summary() == "0 files linked, 40 copied, 1 replaced, 3 unmodified, 0 deleted, 0 skipped, 0 failed."
+    assert (site.mirror_dir / "static" / "more" / "39.css").read_text() == "p39 {}"
+    assert engine.verify(site.sources, site.mirror).clean
+
+
+def test_hard_links_to_sources_are_carried_as_links_to_the_same_files(tmp_path):
+    site = make_site(tmp_path, link_style="hard")
+    collect(site)
+    first = site.served("media")
+    (site.media / "photos" / "b.jpg").write_bytes(b"jpeg b")
+
+    collect(site)
+
+    source = (site.media / "photos" / "a.jpg").stat().st_ino
+    assert site.entry(site.served("media"), "photos/a.jpg", "media").stat().st_ino == source
+    assert site.entry(first, "photos/a.jpg", "media").stat().st_ino == source
+    assert engine.verify(site.sources, site.mirror).clean
+
+
+def test_a_mirror_without_symlinks_cannot_keep_generations_and_says_so(tmp_path, fat, settings):
+    settings.FILE_UPLOAD_PERMISSIONS = None  # FAT has no permission bits to set
+    site = make_site(tmp_path)
+    (fat / "mirror").mkdir()
+    site.mirror_dir = fat / "mirror"
+    site.mirror = SymlinkOrCopyStorage(location=fat / "mirror", base_url="/", symlink_within=[site.media])
+    site.keep("media", 0)
+
+    with pytest.warns(RuntimeWarning, match="Cannot create symlinks"):
+        report, messages = collect(site)
+    found = findings(site)
+
+    assert f"Failed 'static': {NO_SYMLINKS}" in messages
+    assert report.totals["copied"] == 1  # media, in place
+    assert not (site.mirror_dir / "static").exists()
+    assert ("generation", "static", NO_SYMLINKS) in found
+
+
+# --purge, through a stand-in for Cloudflare's purge API (as tests/test_purge_publish.py).
+
+ZONE = "023e105f4ecef8ad9ca31a8372d0c353"
+PURGE_PATH = f"/client/v4/zones/{ZONE}/purge_cache"
+SUCCESS = {"success": True, "errors": [], "messages": [], "result": {"id": "purge-1"}}
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    return ("127.0.0.1", 0)
+
+
+@pytest.fixture
+def cloudflare(settings, httpserver, tmp_path):
+    settings.SYMLINKMIRROR_STATE_DIR = str(tmp_path / "state")
+    settings.SYMLINKMIRROR_PURGE = {
+        "cf": {
+            "BACKEND": "symlinkmirror.purge.CloudflareBackend",
+            "OPTIONS": {
+                "zone_id": ZONE,
+                "api_token": "cf-test-token",
+                "api_url": httpserver.url_for("/client/v4"),
+                "base_url": "https://cdn.example.com",
+            },
+        }
+    }
+    return httpserver
+
+
+def purged_at(cloudflare, mirror: Path, names: list[str]) -> list[dict]:
+    """Answer each purge with success, noting what the origin serves at that moment."""
+    seen = []
+
+    def handler(request):
+        seen.append({name: (mirror / name).read_text() if (mirror / name).exists() else None for name in names})
+        seen[-1]["files"] = sorted(json.loads(request.data)["files"])
+        return Response(json.dumps(SUCCESS), content_type="application/json")
+
+    cloudflare.expect_request(PURGE_PATH, method="POST").respond_with_handler(handler)
+    return seen
+
+
+def test_collectmirror_purge_purges_once_the_new_generation_is_served_and_a_carried_name_when_it_goes(
+    configured, cloudflare
+):
+    command("collectmirror", "--delete")
+    seen = purged_at(cloudflare, configured.mirror, ["static/site.css", "static/old.css"])
+    rewrite(configured.static / "site.css", "v2")
+    (configured.static / "old.css").unlink()
+
+    command("collectmirror", "--delete", "--purge")
+    rewrite(configured.static / "site.css", "v3")
+    command("collectmirror", "--delete", "--purge")
+
+    assert seen == [
+        {"static/site.css": "v2", "static/old.css": "old", "files": ["https://cdn.example.com/static/site.css"]},
+        {
+            "static/site.css": "v3",
+            "static/old.css": None,
+            "files": ["https://cdn.example.com/static/old.css", "https://cdn.example.com/static/site.css"],
+        },
+    ]
+
+
+def test_collectmirror_rollback_purge_purges_what_differs_once_switched_back(configured, cloudflare):
+    command("collectmirror")
+    rewrite(configured.static / "site.css", "v2")
+    (configured.static / "new.css").write_text("new")
+    command("collectmirror")
+    seen = purged_at(cloudflare, configured.mirror, ["static/site.css", "static/new.css"])
+
+    lines = command("collectmirror", "--rollback", "--purge")
+
+    assert seen == [
+        {
+            "static/site.css": "v1",
+            "static/new.css": None,
+            "files": ["https://cdn.example.com/static/new.css", "https://cdn.example.com/static/site.css"],
+        }
+    ]
+    assert lines[-1] == "1 batch through 1 backend: 1 purged (2 URLs), 0 failed; 0 billed paths."
