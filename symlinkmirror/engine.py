@@ -1,7 +1,7 @@
 """collect() = lock, plan, apply, report; verify() = the plan's steps that are not ok; repair() = collect with --delete.
 
 A source that keeps generations is planned and applied the same way, in a new
-generation (generational.py); rollback() switches such sources back one.
+generation (generational.py); rollback() switches such sources back one (rollback.py).
 
 Plain Python: no management imports. Per-file failures are reported and
 counted, and the run goes on; only a problem with the whole run raises MirrorError.
@@ -23,6 +23,7 @@ from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror
 from .pairs import MirrorEntry, Pair
 from .paths import GENERATIONS_DIR
 from .report import FileEvent, Finding, Report, Verification
+from .rollback import roll_back
 from .sources import DEFAULT_IGNORE_PATTERNS, Source, configured_sources, mirror_storage, reserved_prefixes
 from .storage import SymlinkOrCopyStorage
 from .vocab import FileType, LinkStyle, Outcome, Role, Verdict
@@ -173,10 +174,10 @@ def rollback(
     started = time.monotonic()
     finish = _Finisher(report, options, on_event, on_progress)
     if options.dry_run:
-        generational.rollback(run.context(finish), chosen)
+        roll_back(run.context(finish), chosen)
     else:
         with mirror_lock(os.fspath(mirror.location)):
-            generational.rollback(run.context(finish), chosen)
+            roll_back(run.context(finish), chosen)
     finish.flush()
     report.duration = time.monotonic() - started
     return report
@@ -262,9 +263,9 @@ class _Run:
     def context(self, finish: _Finisher | None, applier: Applier | None = None) -> generational.Context:
         """What a run on a generational source needs of this one."""
 
-        def run(pairs: Iterable[Pair], decide: Callable[[Pair], plan.Step], done: Callable[[Events], None]) -> None:
-            assert applier is not None
-            applier.run(pairs, decide, done, self.options.workers)
+        def run(pairs: Iterable[Pair], decide: Callable[[Pair], plan.Step]) -> None:
+            assert applier is not None and finish is not None
+            applier.run(pairs, decide, finish, self.options.workers)
 
         return generational.Context(
             root=self.root,

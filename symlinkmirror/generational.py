@@ -1,10 +1,11 @@
-"""A run on a source that keeps generations: build the next from the one served, keep what it had, audit, roll back.
+"""A run on a source that keeps generations: the plan applied in the next generation, what it keeps, the audit.
 
-The rule for what a new generation keeps: with --delete, a name the source no
-longer has stays in the first generation built without it (recorded in that
-generation's manifest), so a page fetched just before the switch still finds it,
-and goes with the next generation published. The plan decides everything else,
-as for any source; this module only chooses where its steps are applied.
+A run walks the generation served and builds the next only when a step first has
+to write; the plan decides every step, as for any source, and this module only
+chooses where the steps that write are carried out. What a new generation keeps:
+with --delete, a name the source no longer has stays in the first generation built
+without it (listed in that generation's .carried file), so a page fetched just
+before the switch still finds it, and goes with the next generation published.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from .directories import Directory
 from .entries import GONE, describe
 from .generations import (
+    PARTIAL,
     Layout,
     Manifest,
     Served,
@@ -34,16 +36,13 @@ from .generations import (
     remove_home,
     remove_leftovers,
     start,
-    switch,
 )
-from .generations import counter as id_counter
-from .lock import MirrorError
 from .pairs import Pair
 from .paths import containing_root, fresh_temp_base, is_within
 from .plan import Rules, Step, escaping_detail
 from .report import FileEvent, GenerationEvent
 from .sources import Source
-from .trees import Change, differences, link_tree
+from .trees import differences, link_tree
 from .vocab import Action, EntryKind, GenerationAction, Outcome, Verdict
 
 Events = list[FileEvent]
@@ -66,7 +65,7 @@ class Context:
     clear: bool
     decide: Decide
     walk: Callable[[Source, Directory | None, bool], Iterable[Pair]]  # None: under the prefix, in the root
-    run: Callable[[Iterable[Pair], Decide, Callable[[Events], None]], None]  # plan and apply, events to the callback
+    run: Callable[[Iterable[Pair], Decide], None]  # plan and apply, the events to finish
     finish: Callable[[Events], None]
     note: Callable[[GenerationEvent], None]
 
@@ -110,29 +109,70 @@ def _unpublished(state: State, base: Directory | None) -> bool:
 
 
 def _build(ctx: Context, source: Source, layout: Layout, state: State, base: Directory | None) -> None:
+    """Walk the generation served and build the next only when a step first has to write, then switch it in.
+
+    A run that changes nothing builds nothing and writes nothing. Where the
+    prefix needs a generation anyway (migrating, a broken link, --clear), it is
+    built first and walked itself.
+    """
     remove_leftovers(layout, state)
     gid = new_id(state.highest + 1)
-    building = start(layout, gid)
+    building = _Building(layout, gid, None if ctx.clear else base)
     manifest = Manifest(layout)
-    carry = _Carry(ctx.decide, source.prefix, read_carried(layout, state.current), manifest)
-    published = False
+    if ctx.clear or _unpublished(state, base):
+        walked, against_empty, retarget = building.start(), False, None
+    else:
+        walked, against_empty, retarget = base or layout.generation(gid + PARTIAL), base is None, building.retarget
+    building.walked = walked.real
+    carry = _Carry(ctx.decide, source.prefix, read_carried(layout, state.current), manifest, retarget)
     try:
-        if base is not None:
-            link_tree(base, building)
-        if _apply(ctx, ctx.walk(source, building, False), carry) or _unpublished(state, base):
-            _drop(ctx, source, building, carry.due, manifest)
+        ctx.run(ctx.walk(source, walked, against_empty), carry)
+        if building.directory is not None:
+            _drop(ctx, source, building.directory, carry.due, manifest)
             manifest.commit(gid)
             publish(layout, gid, state.current)
-            published = True
-    finally:
-        if not published:
-            manifest.discard()
-            remove(layout.home, building.base)
+    except BaseException:
+        manifest.discard()
+        if building.directory is not None:
+            remove(layout.home, building.directory.base)
+        raise
     pruned = prune(layout, source.generations)
-    if published:
+    if building.directory is not None:
         ctx.note(GenerationEvent(source.name, GenerationAction.PUBLISHED, gid, state.current or "", pruned))
     else:
         ctx.note(GenerationEvent(source.name, GenerationAction.UNCHANGED, state.current or "", "", pruned))
+
+
+class _Building:
+    """The next generation, made when a step first has to write: every entry of base hard-linked into it."""
+
+    def __init__(self, layout: Layout, gid: str, base: Directory | None) -> None:
+        self.layout, self.gid, self.base = layout, gid, base
+        self.walked = ""  # the tree the walk reads: a step that writes is moved to the same place in this one
+        self.directory: Directory | None = None
+        self.lock = threading.Lock()
+        self.moved: dict[str, Directory] = {}  # a few, by name: the walk goes directory by directory
+
+    def start(self) -> Directory:
+        with self.lock:
+            if self.directory is None:
+                directory = start(self.layout, self.gid)
+                if self.base is not None:
+                    link_tree(self.base, directory)
+                self.directory = directory
+            return self.directory
+
+    def retarget(self, pair: Pair) -> None:
+        building = self.start()
+        assert pair.directory is not None
+        rel = os.path.relpath(pair.directory.real, self.walked)
+        with self.lock:
+            moved = self.moved.get(rel)
+            if moved is None:
+                if len(self.moved) >= 64:
+                    self.moved.clear()  # their descriptors close once no step holds them
+                moved = self.moved[rel] = building if rel == "." else building.descend(rel)
+        pair.directory = moved
 
 
 def _plan(ctx: Context, source: Source, layout: Layout, state: State, base: Directory | None) -> None:
@@ -142,50 +182,58 @@ def _plan(ctx: Context, source: Source, layout: Layout, state: State, base: Dire
         pairs = ctx.walk(source, None, False)
     else:
         pairs = ctx.walk(source, base or layout.home.child("next"), base is None)
-    if _apply(ctx, pairs, carry) or _unpublished(state, base):
+    ctx.run(pairs, carry)
+    if carry.writes or _unpublished(state, base):
         _drop(ctx, source, None, carry.due, None)
         ctx.note(GenerationEvent(source.name, GenerationAction.PUBLISHED, "", state.current or "", dry_run=True))
     elif state.current is not None:
         ctx.note(GenerationEvent(source.name, GenerationAction.UNCHANGED, state.current, dry_run=True))
 
 
-def _apply(ctx: Context, pairs: Iterable[Pair], decide: Decide) -> int:
-    """Plan and apply pairs; the number of changes made."""
-    changes = 0
-
-    def finish(events: Events) -> None:
-        nonlocal changes
-        changes += sum(1 for event in events if event.changed)
-        ctx.finish(events)
-
-    ctx.run(pairs, decide, finish)
-    return changes
+WRITES = frozenset({Action.CREATE, Action.REPLACE, Action.DELETE, Action.RESTAMP, Action.CLEAN})
 
 
 class _Carry:
-    """The plan, with the rule of what a new generation keeps, and no copy shared with older ones touched in place."""
+    """The plan, with the rule of what a new generation keeps, and no copy shared with older ones touched in place.
 
-    def __init__(self, decide: Decide, prefix: str, carried: frozenset[str], manifest: Manifest | None = None) -> None:
+    retarget: moves a step that writes from the generation walked to the one being built.
+    """
+
+    def __init__(
+        self,
+        decide: Decide,
+        prefix: str,
+        carried: frozenset[str],
+        manifest: Manifest | None = None,
+        retarget: Callable[[Pair], None] | None = None,
+    ) -> None:
         self.decide = decide
         self.cut = len(prefix) + 1
         self.carried = carried  # what the generation served carried: it goes now
         self.manifest = manifest  # what this one carries: it goes with the next
+        self.retarget = retarget
         self.due: list[str] = []  # in walk order: a directory after its contents
+        self.writes = 0
         self.lock = threading.Lock()
 
     def __call__(self, pair: Pair) -> Step:
         step = self.decide(pair)
         if step.action is Action.RESTAMP:  # its inode may be an older generation's too: a new copy instead
-            return Step(pair, Verdict.STALE_COPY, Action.REPLACE, RESTAMPED, EntryKind.COPY)
-        if step.verdict is not Verdict.ORPHAN or step.action is not Action.DELETE:
-            return step
-        name = pair.name[self.cut :]
-        with self.lock:
-            if name in self.carried:
-                self.due.append(name)
-            elif self.manifest is not None:
-                self.manifest.add(name)
-        return Step(pair, Verdict.OK, Action.NONE)
+            step = Step(pair, Verdict.STALE_COPY, Action.REPLACE, RESTAMPED, EntryKind.COPY)
+        elif step.verdict is Verdict.ORPHAN and step.action is Action.DELETE:
+            name = pair.name[self.cut :]
+            with self.lock:
+                if name in self.carried:
+                    self.due.append(name)
+                elif self.manifest is not None:
+                    self.manifest.add(name)
+            return Step(pair, Verdict.OK, Action.NONE)
+        if step.action in WRITES:
+            with self.lock:
+                self.writes += 1
+            if self.retarget is not None:
+                self.retarget(pair)
+        return step
 
 
 def _drop(
@@ -235,13 +283,13 @@ def _in_place(ctx: Context, source: Source, layout: Layout, state: State) -> boo
     if ctx.clear:
         _cleared(ctx, source, current)
     if ctx.dry_run:
-        _apply(ctx, ctx.walk(source, current, ctx.clear), ctx.decide)
+        ctx.run(ctx.walk(source, current, ctx.clear), ctx.decide)
     else:
         building = layout.parent.child(fresh_temp_base())  # a leftover of a crash is any run's temporary entry
         building.fd(create=True)
         if not ctx.clear:
             link_tree(current, building)
-        _apply(ctx, ctx.walk(source, building, False), ctx.decide)
+        ctx.run(ctx.walk(source, building, False), ctx.decide)
         parent = layout.parent.fd()
         exchange(parent, building.base, layout.base)
         os.unlink(building.base, dir_fd=parent)  # the symlink, now at the temporary name
@@ -323,57 +371,3 @@ def _served_finding(source: Source, layout: Layout, state: State, rules: Rules) 
     }
     detail = details.get(state.served, "")
     return (Verdict.GENERATION, source.prefix, detail) if detail else None
-
-
-# collectmirror --rollback
-
-
-def rollback(ctx: Context, sources: list[Source]) -> None:
-    """Serve each source's generation before the one it serves: one switch, each entry that differs an event.
-
-    A source with no older generation is left as it is, unless none has one.
-    """
-    moves = [(source, _rollback_move(ctx, source)) for source in sources]  # all checked before any is switched
-    if all(isinstance(move, str) for _source, move in moves):
-        raise MirrorError(str(moves[0][1]))
-    for source, move in moves:
-        if isinstance(move, str):
-            current = inspect(Layout(ctx.root, source.prefix)).current or ""
-            ctx.note(GenerationEvent(source.name, GenerationAction.KEPT, current, dry_run=ctx.dry_run))
-            continue
-        layout, current, target = move
-        reason = f"rolled back to '{target}'"
-        for name, change, symlink in differences(layout.generation(current), layout.generation(target)):
-            ctx.finish([_rollback_event(source, name, change, symlink, reason, ctx.dry_run)])
-        pruned: tuple[str, ...] = ()
-        if not ctx.dry_run:
-            switch(layout, target, current)
-            pruned = prune(layout, source.generations)
-        ctx.note(GenerationEvent(source.name, GenerationAction.ROLLED_BACK, target, current, pruned, ctx.dry_run))
-
-
-def _rollback_move(ctx: Context, source: Source) -> tuple[Layout, str, str] | str:
-    """(layout, the generation served, the one before it), or why there is none."""
-    layout = Layout(ctx.root, source.prefix)
-    state = inspect(layout)
-    if state.current is None:
-        return (
-            f"The source {source.name!r} serves no generation at '{source.prefix}' to roll back from: "
-            "run collectmirror (or verifymirror --fix) first."
-        )
-    number = id_counter(state.current) or 0
-    older = [gid for gid in state.complete if (id_counter(gid) or 0) < number]
-    if not older:
-        return f"The source {source.name!r} keeps no generation older than '{state.current}' to roll back to."
-    return layout, state.current, older[-1]
-
-
-def _rollback_event(source: Source, name: str, change: Change, symlink: bool, reason: str, dry_run: bool) -> FileEvent:
-    mirror_name = source.mirror_name(name)
-    made = EntryKind.SYMLINK if symlink else EntryKind.COPY
-    if change is Change.REMOVED:
-        return FileEvent(Outcome.DELETED, source.name, mirror_name, reason, "", dry_run, step=mirror_name)
-    if change is Change.CHANGED:
-        return FileEvent(Outcome.REPLACED, source.name, mirror_name, reason, made, dry_run, step=mirror_name)
-    outcome = Outcome.LINKED if symlink else Outcome.COPIED
-    return FileEvent(outcome, source.name, mirror_name, reason, made, dry_run, step=mirror_name)

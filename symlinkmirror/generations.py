@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import entries
 from .directories import Directory, NotADirectoryInMirror
@@ -258,25 +258,29 @@ def read_carried(layout: Layout, gid: str | None) -> frozenset[str]:
 
 
 class Manifest:
-    """The names a generation being built carries, written as they are found: NUL-separated, as names hold newlines."""
+    """The names a generation being built carries, written as they are found: NUL-separated, as names hold newlines.
+
+    The file is made on the first name: a run that carries none writes nothing.
+    """
 
     def __init__(self, layout: Layout) -> None:
-        self.dir_fd = layout.home.fd(create=True)
+        self.layout = layout
         self.tmp = fresh_temp_base()
-        self.file = os.fdopen(os.open(self.tmp, entries.NEW_FILE_FLAGS, 0o600, dir_fd=self.dir_fd), "wb")
-        self.count = 0
+        self.file: BinaryIO | None = None
 
     def add(self, name: str) -> None:
+        if self.file is None:
+            dir_fd = self.layout.home.fd(create=True)
+            self.file = os.fdopen(os.open(self.tmp, entries.NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd), "wb")
         self.file.write(os.fsencode(name) + b"\0")
-        self.count += 1
 
     def commit(self, gid: str) -> None:
-        if not self.count:  # none: no file
-            self.discard()
-            return
-        self.file.close()
-        os.replace(self.tmp, gid + CARRIED, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+        if self.file is not None:
+            self.file.close()
+            home = self.layout.home.fd()
+            os.replace(self.tmp, gid + CARRIED, src_dir_fd=home, dst_dir_fd=home)
 
     def discard(self) -> None:
-        self.file.close()
-        entries.discard(self.tmp, self.dir_fd)
+        if self.file is not None:
+            self.file.close()
+            entries.discard(self.tmp, self.layout.home.fd())

@@ -915,3 +915,50 @@ def test_collectmirror_rollback_purge_purges_what_differs_once_switched_back(con
         }
     ]
     assert lines[-1] == "1 batch through 1 backend: 1 purged (2 URLs), 0 failed; 0 billed paths."
+
+
+def test_a_temporary_symlink_left_beside_the_prefix_is_a_temp_file_finding_and_fix_removes_it(site):
+    collect(site)
+    leftover = site.mirror_dir / f"{TEMP_PREFIX}999999999-0123456789ab"  # no such process
+    os.symlink(f"{GENERATIONS_DIR}/static/{site.served()}", leftover)
+
+    before = findings(site)
+    engine.repair(site.sources, site.mirror)
+
+    assert before == [("temp-file", leftover.name, "left by an interrupted run")]
+    assert not leftover.is_symlink()
+    assert findings(site) == []
+
+
+def test_the_generation_served_is_never_written_whatever_the_next_one_changes(site, tmp_path):
+    (site.static / "becomes-a-file").mkdir()
+    (site.static / "becomes-a-file" / "x.css").write_text("x")
+    (site.static / "becomes-a-dir").write_text("a file first")
+    collect(site, delete=True)
+    first = site.home() / site.served()
+    (first / f"{TEMP_PREFIX}999999999-0123456789ab").write_text("left by a dead writer")
+    os.symlink("/etc/passwd", first / "planted.css")  # planted: escaping, deleted at once
+    before = snapshot(first)
+    rewrite(site.static / "css" / "app.css", "v2")  # a copy replaced
+    rewrite(site.media / "photos" / "a.jpg", "jpeg a, edited")  # changed content behind a link
+    (site.static / "old.css").unlink()  # carried
+    (site.static / "fresh" / "deep").mkdir(parents=True)
+    (site.static / "fresh" / "deep" / "new.js").write_text("new")  # created in new directories
+    (site.static / "becomes-a-file" / "x.css").unlink()
+    (site.static / "becomes-a-file").rmdir()
+    (site.static / "becomes-a-file").write_text("now a file")  # a directory where a file belongs
+    (site.static / "becomes-a-dir").unlink()
+    (site.static / "becomes-a-dir").mkdir()
+    (site.static / "becomes-a-dir" / "y.css").write_text("y")  # a file where a directory belongs
+
+    for workers in (1, 2):
+        collect(site, delete=True, checksum=True, workers=workers)
+        rewrite(site.static / "css" / "app.css", f"v{workers + 2}")
+
+    assert snapshot(first) == before
+    served = site.mirror_dir / "static"
+    assert (served / "becomes-a-file").read_text() == "now a file"
+    assert (served / "becomes-a-dir" / "y.css").read_text() == "y"
+    assert (served / "fresh" / "deep" / "new.js").read_text() == "new"
+    assert not (served / "planted.css").is_symlink()
+    assert findings(site) == [("stale-copy", "static/css/app.css", "the copy differs from its source")]
