@@ -74,23 +74,23 @@ def collect(ctx: Context, source: Source) -> bool:
     """Mirror source here if it keeps generations (or kept them); False: the caller mirrors it in place."""
     layout = Layout(ctx.root, source.prefix)
     state = inspect(layout)
-    if not source.generations:
-        return _in_place(ctx, source, layout, state)
-    if not ctx.symlinks:
-        ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, NO_SYMLINKS, dry_run=ctx.dry_run)])
-        return True
-    base = _base(layout, state)
-    if ctx.clear:
-        _cleared(ctx, source, base)
-        base = None
-    if ctx.dry_run:
-        _plan(ctx, source, layout, state, base)
-    else:
-        try:
+    try:
+        if not source.generations:
+            return _in_place(ctx, source, layout, state)
+        if not ctx.symlinks:
+            ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, NO_SYMLINKS, dry_run=ctx.dry_run)])
+            return True
+        base = _base(layout, state)
+        if ctx.clear:
+            _cleared(ctx, source, base)
+            base = None
+        if ctx.dry_run:
+            _plan(ctx, source, layout, state, base)
+        else:
             _build(ctx, source, layout, state, base)
-        except OSError as exc:  # the generation as a whole, not one entry: reported, nothing published
-            reason = f"the next generation could not be built: {describe(exc)}"
-            ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, reason)])
+    except OSError as exc:  # the tree as a whole, not one entry: reported, the one served stays served
+        reason = f"the next generation could not be built: {describe(exc)}"
+        ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, reason, dry_run=ctx.dry_run)])
     return True
 
 
