@@ -119,6 +119,8 @@ _GENERATION_MESSAGES: dict[GenerationAction, Callable[[GenerationEvent], str]] =
     GenerationAction.PUBLISHED: _published,
     GenerationAction.UNCHANGED: lambda event: (
         f"Nothing to publish for '{event.source}': generation '{event.generation}' is still served."
+        if event.generation
+        else f"Nothing to publish for '{event.source}': it has no files, and no generation is served yet."
     ),
     GenerationAction.ROLLED_BACK: lambda event: (
         f"{'Would roll' if event.dry_run else 'Rolled'} '{event.source}' back from generation "

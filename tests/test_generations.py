@@ -962,3 +962,15 @@ def test_the_generation_served_is_never_written_whatever_the_next_one_changes(si
     assert (served / "fresh" / "deep" / "new.js").read_text() == "new"
     assert not (served / "planted.css").is_symlink()
     assert findings(site) == [("stale-copy", "static/css/app.css", "the copy differs from its source")]
+
+
+def test_a_source_with_no_files_publishes_no_generation_and_says_so(site):
+    for path in (site.static / "css" / "app.css", site.static / "old.css", site.static / "app.js"):
+        path.unlink()
+
+    report, _messages = collect(site)
+
+    assert not (site.mirror_dir / "static").exists()
+    assert report.generations[1].message == (
+        "Nothing to publish for 'static': it has no files, and no generation is served yet."
+    )
