@@ -27,6 +27,7 @@ from . import entries
 from .directories import Directory, NotADirectoryInMirror
 from .listing import list_mirror, lookup
 from .paths import GENERATIONS_DIR, fresh_temp_base
+from .trees import remove_tree
 from .vocab import FileType
 
 PARTIAL = ".partial"
@@ -147,7 +148,7 @@ def prune(layout: Layout, keep: int) -> tuple[str, ...]:
 def remove(directory: Directory, name: str) -> None:
     """Remove an entry, a whole tree entry by entry, never following a link; gone already is fine."""
     with contextlib.suppress(FileNotFoundError, NotADirectoryInMirror):
-        entries.remove(name, directory.fd(), _ignore)
+        remove_tree(directory, name)
 
 
 def _ignore(_name: str) -> None:

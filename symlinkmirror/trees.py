@@ -6,6 +6,7 @@ parents (directories.py), never following a symlink, never recursing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -56,6 +57,34 @@ def _link(name: str, src_fd: int, dst_fd: int, symlink: bool) -> None:
         if symlink:  # a filesystem that cannot hard-link a symlink: the same one made again, with its mtime
             st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
             entries.symlink_new(os.readlink(name, dir_fd=src_fd), name, dst_fd, st.st_mtime_ns)
+
+
+def remove_tree(directory: Directory, name: str) -> None:
+    """Remove the tree name in directory, entry by entry, never through a link; gone already is fine.
+
+    The listing's types say what to unlink and what to enter, so a file costs one
+    unlink (entries.remove, made for one entry anywhere, tries each as a directory first).
+    """
+    stack: list[tuple[Directory, Directory, bool]] = [(directory, directory.child(name), False)]
+    while stack:
+        parent, here, emptied = stack.pop()
+        if emptied:
+            os.rmdir(here.base, dir_fd=parent.fd())
+            continue
+        try:
+            fd = here.fd()
+        except (NotADirectoryInMirror, FileNotFoundError):
+            with contextlib.suppress(FileNotFoundError):  # swapped for a link or a file: unlinked, not entered
+                os.unlink(here.base, dir_fd=parent.fd())
+            continue
+        stack.append((parent, here, True))
+        with os.scandir(fd) as listing:
+            for entry in listing:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((here, here.child(entry.name), False))
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.name, dir_fd=fd)
 
 
 class Change(StrEnum):

@@ -974,3 +974,20 @@ def test_a_source_with_no_files_publishes_no_generation_and_says_so(site):
     assert report.generations[1].message == (
         "Nothing to publish for 'static': it has no files, and no generation is served yet."
     )
+
+
+def test_pruning_removes_an_old_generation_without_following_a_link_planted_in_it(tmp_path):
+    site = make_site(tmp_path, keep=2)
+    collect(site)
+    first = site.home() / site.served()
+    publish_changes(site, 1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    generations.remove(_root(site).descend(f"{GENERATIONS_DIR}/static/{first.name}"), "css")
+    os.symlink(outside, first / "css")  # a directory swapped for a link to somewhere else
+
+    publish_changes(site, 1)
+
+    assert not first.exists()
+    assert (outside / "keep.txt").read_text() == "keep"
