@@ -991,3 +991,32 @@ def test_pruning_removes_an_old_generation_without_following_a_link_planted_in_i
 
     assert not first.exists()
     assert (outside / "keep.txt").read_text() == "keep"
+
+
+def test_rolling_back_again_goes_one_further_back_until_none_is_older(site):
+    collect(site)
+    ids = [site.served(), *publish_changes(site, 2)[-2:]]
+
+    served = []
+    for _ in range(2):
+        rollback(site)
+        served.append(site.served())
+
+    assert served == [ids[1], ids[0]]
+    with pytest.raises(engine.MirrorError, match=f"keeps no generation older than '{ids[0]}'"):
+        rollback(site)
+
+
+def test_collectmirror_json_says_what_each_generational_source_published(configured):
+    command("collectmirror")
+    rewrite(configured.static / "site.css", "v2")
+    out = io.StringIO()
+
+    call_command("collectmirror", "--json", stdout=out)
+
+    document = json.loads(out.getvalue())
+    media, static = document["generations"]
+    assert media["action"] == "unchanged" and media["pruned"] == []
+    assert static["action"] == "published" and static["previous"].startswith("00000001-")
+    assert static["generation"].startswith("00000002-")
+    assert [change["name"] for change in document["changed"]] == ["static/site.css"]
