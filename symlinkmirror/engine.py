@@ -18,6 +18,7 @@ from functools import partial
 from . import generational, plan
 from .apply import Applier, Events
 from .directories import Directory
+from .entries import is_temp
 from .listing import list_mirror
 from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
 from .pairs import MirrorEntry, Pair
@@ -337,7 +338,7 @@ class _Run:
                 ours = not rel and base in (LOCK_NAME, GENERATIONS_DIR) and dst.kind is not FileType.SYMLINK
                 if name in self.prefixes or ours:
                     continue
-                if dst.kind is FileType.DIRECTORY:
+                if dst.kind is FileType.DIRECTORY and not is_temp(base):  # a temporary tree is one leftover
                     subdirs.append((directory.child(base), name))
                 else:
                     yield _outside(outsider, name, dst, directory)

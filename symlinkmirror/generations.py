@@ -216,8 +216,10 @@ def point(dir_fd: int, name: str, target: str) -> None:
     except BaseException:
         entries.discard(tmp, dir_fd)
         raise
-    # The directory, now at the temporary name: a crash here leaves it to the next run's cleaning.
-    entries.remove(tmp, dir_fd, _ignore)
+    # The directory, now at the temporary name. The switch is made: what cannot be removed
+    # now (or a crash here) is a temporary entry, which the next run's --delete removes.
+    with contextlib.suppress(OSError):
+        entries.remove(tmp, dir_fd, _ignore)
 
 
 def exchange(dir_fd: int, first: str, second: str) -> None:

@@ -1020,3 +1020,16 @@ def test_collectmirror_json_says_what_each_generational_source_published(configu
     assert static["action"] == "published" and static["previous"].startswith("00000001-")
     assert static["generation"].startswith("00000002-")
     assert [change["name"] for change in document["changed"]] == ["static/site.css"]
+
+
+def test_a_tree_left_at_a_temporary_name_beside_the_prefix_is_one_temp_file_finding_and_is_removed(site):
+    collect(site)
+    leftover = site.mirror_dir / f"{TEMP_PREFIX}999999999-0123456789ab"  # no such process
+    (leftover / "css").mkdir(parents=True)
+    (leftover / "css" / "app.css").write_text("an interrupted exchange's old directory")
+
+    before = findings(site)
+    engine.repair(site.sources, site.mirror)
+
+    assert before == [("temp-file", leftover.name, "left by an interrupted run")]
+    assert not leftover.exists()
