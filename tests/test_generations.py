@@ -203,7 +203,19 @@ def test_a_reader_never_finds_the_prefix_missing_while_generations_are_switched(
     assert reads[0] > 0
 
 
-# What a generation shares with the one before it.
+def test_a_source_with_no_files_publishes_no_generation_and_says_so(site):
+    for path in (site.static / "css" / "app.css", site.static / "old.css", site.static / "app.js"):
+        path.unlink()
+
+    report, _messages = collect(site)
+
+    assert not (site.mirror_dir / "static").exists()
+    assert report.generations[1].message == (
+        "Nothing to publish for 'static': it has no files, and no generation is served yet."
+    )
+
+
+# What a generation shares with the one before it, which it never writes.
 
 
 def test_a_new_generation_shares_every_unchanged_entry_with_the_previous_by_inode(site):
@@ -239,6 +251,40 @@ def test_replacing_a_copy_never_changes_the_bytes_or_mtime_of_the_previous_gener
     assert site.entry(site.served(), "css/app.css").read_text() == "v2, longer than v1"
 
 
+def test_the_generation_served_is_never_written_whatever_the_next_one_changes(site, tmp_path):
+    (site.static / "becomes-a-file").mkdir()
+    (site.static / "becomes-a-file" / "x.css").write_text("x")
+    (site.static / "becomes-a-dir").write_text("a file first")
+    collect(site, delete=True)
+    first = site.home() / site.served()
+    (first / f"{TEMP_PREFIX}999999999-0123456789ab").write_text("left by a dead writer")
+    os.symlink("/etc/passwd", first / "planted.css")  # planted: escaping, deleted at once
+    before = snapshot(first)
+    rewrite(site.static / "css" / "app.css", "v2")  # a copy replaced
+    rewrite(site.media / "photos" / "a.jpg", "jpeg a, edited")  # changed content behind a link
+    (site.static / "old.css").unlink()  # carried
+    (site.static / "fresh" / "deep").mkdir(parents=True)
+    (site.static / "fresh" / "deep" / "new.js").write_text("new")  # created in new directories
+    (site.static / "becomes-a-file" / "x.css").unlink()
+    (site.static / "becomes-a-file").rmdir()
+    (site.static / "becomes-a-file").write_text("now a file")  # a directory where a file belongs
+    (site.static / "becomes-a-dir").unlink()
+    (site.static / "becomes-a-dir").mkdir()
+    (site.static / "becomes-a-dir" / "y.css").write_text("y")  # a file where a directory belongs
+
+    for workers in (1, 2):
+        collect(site, delete=True, checksum=True, workers=workers)
+        rewrite(site.static / "css" / "app.css", f"v{workers + 2}")
+
+    assert snapshot(first) == before
+    served = site.mirror_dir / "static"
+    assert (served / "becomes-a-file").read_text() == "now a file"
+    assert (served / "becomes-a-dir" / "y.css").read_text() == "y"
+    assert (served / "fresh" / "deep" / "new.js").read_text() == "new"
+    assert not (served / "planted.css").is_symlink()
+    assert findings(site) == [("stale-copy", "static/css/app.css", "the copy differs from its source")]
+
+
 def test_checksum_gives_a_new_copy_instead_of_restamping_one_an_older_generation_shares(site):
     collect(site)
     first = site.served()
@@ -264,6 +310,34 @@ def test_relative_links_keep_resolving_through_the_switched_prefix_and_are_carri
     assert not os.readlink(link).startswith("/")
     assert link.read_bytes() == b"jpeg a"
     assert messages == ["Linking 'media/photos/b.jpg'"]
+    assert engine.verify(site.sources, site.mirror).clean
+
+
+def test_hard_links_to_sources_are_carried_as_links_to_the_same_files(tmp_path):
+    site = make_site(tmp_path, link_style="hard")
+    collect(site)
+    first = site.served("media")
+    (site.media / "photos" / "b.jpg").write_bytes(b"jpeg b")
+
+    collect(site)
+
+    source = (site.media / "photos" / "a.jpg").stat().st_ino
+    assert site.entry(site.served("media"), "photos/a.jpg", "media").stat().st_ino == source
+    assert site.entry(first, "photos/a.jpg", "media").stat().st_ino == source
+    assert engine.verify(site.sources, site.mirror).clean
+
+
+def test_two_workers_build_the_same_generation(site):
+    collect(site)
+    (site.static / "more").mkdir()
+    for index in range(40):
+        (site.static / "more" / f"{index}.css").write_text(f"p{index} {{}}")
+    rewrite(site.static / "css" / "app.css", "v2")
+
+    report, _messages = collect(site, workers=2, delete=True)
+
+    assert report.summary() == "0 files linked, 40 copied, 1 replaced, 3 unmodified, 0 deleted, 0 skipped, 0 failed."
+    assert (site.mirror_dir / "static" / "more" / "39.css").read_text() == "p39 {}"
     assert engine.verify(site.sources, site.mirror).clean
 
 
@@ -339,7 +413,7 @@ def test_a_run_that_changes_nothing_publishes_no_generation_and_leaves_nothing_b
     assert [event.action for event in report.generations] == [GenerationAction.UNCHANGED] * 2
 
 
-# Pruning and rollback.
+# Pruning.
 
 
 def test_only_the_k_newest_generations_are_kept(site):
@@ -363,6 +437,26 @@ def test_pruning_keeps_the_generation_served_before_the_current_one_whatever_its
     assert after_rollback == [second, third]
     assert site.ids()[0] == second and site.served() != third  # second was served a moment ago: kept
     assert first not in site.ids()
+
+
+def test_pruning_removes_an_old_generation_without_following_a_link_planted_in_it(tmp_path):
+    site = make_site(tmp_path, keep=2)
+    collect(site)
+    first = site.home() / site.served()
+    publish_changes(site, 1)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    generations.remove(_root(site).descend(f"{GENERATIONS_DIR}/static/{first.name}"), "css")
+    os.symlink(outside, first / "css")  # a directory swapped for a link to somewhere else
+
+    publish_changes(site, 1)
+
+    assert not first.exists()
+    assert (outside / "keep.txt").read_text() == "keep"
+
+
+# Rollback.
 
 
 def test_rollback_serves_the_generation_before_and_lists_every_entry_that_differs(site):
@@ -393,13 +487,18 @@ def test_rollback_serves_the_generation_before_and_lists_every_entry_that_differ
     assert report.generations[1].message == f"Rolled 'static' back from generation '{third}' to '{second}'."
 
 
-def test_rollback_with_no_older_generation_anywhere_is_an_error_naming_the_source(site):
+def test_rolling_back_again_goes_one_further_back_until_none_is_older(site):
     collect(site)
+    ids = [site.served(), *publish_changes(site, 2)[-2:]]
 
-    with pytest.raises(engine.MirrorError, match=r"The source 'media' keeps no generation older than '\d{8}-"):
+    served = []
+    for _ in range(2):
         rollback(site)
+        served.append(site.served())
 
-    assert (site.mirror_dir / "static").is_symlink()
+    assert served == [ids[1], ids[0]]
+    with pytest.raises(engine.MirrorError, match=f"keeps no generation older than '{ids[0]}'"):
+        rollback(site)
 
 
 def test_rollback_leaves_a_source_with_no_older_generation_as_it_is(site):
@@ -413,6 +512,15 @@ def test_rollback_leaves_a_source_with_no_older_generation_as_it_is(site):
     assert site.served("media") == media
     assert report.generations[0].message == f"'media' keeps no generation older than '{media}': it is left as it is."
     assert report.generations[1].action is GenerationAction.ROLLED_BACK
+
+
+def test_rollback_with_no_older_generation_anywhere_is_an_error_naming_the_source(site):
+    collect(site)
+
+    with pytest.raises(engine.MirrorError, match=r"The source 'media' keeps no generation older than '\d{8}-"):
+        rollback(site)
+
+    assert (site.mirror_dir / "static").is_symlink()
 
 
 def test_rollback_without_a_source_that_keeps_generations_is_an_error(site):
@@ -464,7 +572,7 @@ def test_a_dry_run_first_run_creates_nothing(site):
     assert report.generations[1].message == "Would publish a new generation of 'static'."
 
 
-# Switching to generations and back.
+# Switching to generations and back; --clear.
 
 
 def test_an_in_place_source_becomes_its_first_generation_in_one_exchange_sharing_its_copies(site):
@@ -514,7 +622,7 @@ def test_clear_builds_the_next_generation_from_nothing(site):
     assert site.entry(site.served(), "app.js").stat().st_ino != site.entry(first, "app.js").stat().st_ino
 
 
-# Other sources, the unmanaged entries, the lock.
+# Other sources, the unmanaged entries, a filesystem without symlinks.
 
 
 def test_an_in_place_source_and_the_unmanaged_walk_leave_the_generations_alone(site):
@@ -530,6 +638,24 @@ def test_an_in_place_source_and_the_unmanaged_walk_leave_the_generations_alone(s
     assert snapshot(site.mirror_dir / GENERATIONS_DIR) == before
     assert (site.mirror_dir / "static").is_symlink()
     assert engine.verify(site.sources, site.mirror).clean
+
+
+def test_a_mirror_without_symlinks_cannot_keep_generations_and_says_so(tmp_path, fat, settings):
+    settings.FILE_UPLOAD_PERMISSIONS = None  # FAT has no permission bits to set
+    site = make_site(tmp_path)
+    (fat / "mirror").mkdir()
+    site.mirror_dir = fat / "mirror"
+    site.mirror = SymlinkOrCopyStorage(location=fat / "mirror", base_url="/", symlink_within=[site.media])
+    site.keep("media", 0)
+
+    with pytest.warns(RuntimeWarning, match="Cannot create symlinks"):
+        report, messages = collect(site)
+    found = findings(site)
+
+    assert f"Failed 'static': {NO_SYMLINKS}" in messages
+    assert report.totals["copied"] == 1  # media, in place
+    assert not (site.mirror_dir / "static").exists()
+    assert ("generation", "static", NO_SYMLINKS) in found
 
 
 # verifymirror: the structure, and --fix.
@@ -587,6 +713,32 @@ def test_a_half_built_generation_is_a_finding_and_the_next_run_removes_it(site):
     assert not partial.exists() and not stray.is_symlink()
     assert site.served().startswith("00000008-")  # a name is never used twice
     assert findings(site) == []
+
+
+def test_a_temporary_symlink_left_beside_the_prefix_is_a_temp_file_finding_and_fix_removes_it(site):
+    collect(site)
+    leftover = site.mirror_dir / f"{TEMP_PREFIX}999999999-0123456789ab"  # no such process
+    os.symlink(f"{GENERATIONS_DIR}/static/{site.served()}", leftover)
+
+    before = findings(site)
+    engine.repair(site.sources, site.mirror)
+
+    assert before == [("temp-file", leftover.name, "left by an interrupted run")]
+    assert not leftover.is_symlink()
+    assert findings(site) == []
+
+
+def test_a_tree_left_at_a_temporary_name_beside_the_prefix_is_one_temp_file_finding_and_is_removed(site):
+    collect(site)
+    leftover = site.mirror_dir / f"{TEMP_PREFIX}999999999-0123456789ab"  # no such process
+    (leftover / "css").mkdir(parents=True)
+    (leftover / "css" / "app.css").write_text("an interrupted exchange's old directory")
+
+    before = findings(site)
+    engine.repair(site.sources, site.mirror)
+
+    assert before == [("temp-file", leftover.name, "left by an interrupted run")]
+    assert not leftover.exists()
 
 
 def test_more_generations_than_kept_is_a_finding_and_fix_prunes_them(site):
@@ -718,6 +870,21 @@ def test_collectmirror_says_what_it_published_before_its_totals(configured):
     assert lines[2] == "1 file linked, 2 copied, 0 replaced, 0 unmodified, 0 deleted, 0 skipped, 0 failed."
 
 
+def test_collectmirror_json_says_what_each_generational_source_published(configured):
+    command("collectmirror")
+    rewrite(configured.static / "site.css", "v2")
+    out = io.StringIO()
+
+    call_command("collectmirror", "--json", stdout=out)
+
+    document = json.loads(out.getvalue())
+    media, static = document["generations"]
+    assert media["action"] == "unchanged" and media["pruned"] == []
+    assert static["action"] == "published" and static["previous"].startswith("00000001-")
+    assert static["generation"].startswith("00000002-")
+    assert [change["name"] for change in document["changed"]] == ["static/site.css"]
+
+
 def test_the_changed_urls_of_a_publication_are_its_changes_and_a_carried_name_waits(configured, tmp_path):
     command("collectmirror", "--delete")
     (configured.static / "old.css").unlink()
@@ -788,53 +955,8 @@ def test_verifymirror_reports_the_structure_and_fix_repairs_it(configured, setti
     assert (configured.mirror / "static").is_symlink()
 
 
-def test_two_workers_build_the_same_generation(site):
-    collect(site)
-    (site.static / "more").mkdir()
-    for index in range(40):
-        (site.static / "more" / f"{index}.css").write_text(f"p{index} {{}}")
-    rewrite(site.static / "css" / "app.css", "v2")
-
-    report, _messages = collect(site, workers=2, delete=True)
-
-    assert report.summary() == "0 files linked, 40 copied, 1 replaced, 3 unmodified, 0 deleted, 0 skipped, 0 failed."
-    assert (site.mirror_dir / "static" / "more" / "39.css").read_text() == "p39 {}"
-    assert engine.verify(site.sources, site.mirror).clean
-
-
-def test_hard_links_to_sources_are_carried_as_links_to_the_same_files(tmp_path):
-    site = make_site(tmp_path, link_style="hard")
-    collect(site)
-    first = site.served("media")
-    (site.media / "photos" / "b.jpg").write_bytes(b"jpeg b")
-
-    collect(site)
-
-    source = (site.media / "photos" / "a.jpg").stat().st_ino
-    assert site.entry(site.served("media"), "photos/a.jpg", "media").stat().st_ino == source
-    assert site.entry(first, "photos/a.jpg", "media").stat().st_ino == source
-    assert engine.verify(site.sources, site.mirror).clean
-
-
-def test_a_mirror_without_symlinks_cannot_keep_generations_and_says_so(tmp_path, fat, settings):
-    settings.FILE_UPLOAD_PERMISSIONS = None  # FAT has no permission bits to set
-    site = make_site(tmp_path)
-    (fat / "mirror").mkdir()
-    site.mirror_dir = fat / "mirror"
-    site.mirror = SymlinkOrCopyStorage(location=fat / "mirror", base_url="/", symlink_within=[site.media])
-    site.keep("media", 0)
-
-    with pytest.warns(RuntimeWarning, match="Cannot create symlinks"):
-        report, messages = collect(site)
-    found = findings(site)
-
-    assert f"Failed 'static': {NO_SYMLINKS}" in messages
-    assert report.totals["copied"] == 1  # media, in place
-    assert not (site.mirror_dir / "static").exists()
-    assert ("generation", "static", NO_SYMLINKS) in found
-
-
 # --purge, through a stand-in for Cloudflare's purge API (as tests/test_purge_publish.py).
+
 
 ZONE = "023e105f4ecef8ad9ca31a8372d0c353"
 PURGE_PATH = f"/client/v4/zones/{ZONE}/purge_cache"
@@ -915,121 +1037,3 @@ def test_collectmirror_rollback_purge_purges_what_differs_once_switched_back(con
         }
     ]
     assert lines[-1] == "1 batch through 1 backend: 1 purged (2 URLs), 0 failed; 0 billed paths."
-
-
-def test_a_temporary_symlink_left_beside_the_prefix_is_a_temp_file_finding_and_fix_removes_it(site):
-    collect(site)
-    leftover = site.mirror_dir / f"{TEMP_PREFIX}999999999-0123456789ab"  # no such process
-    os.symlink(f"{GENERATIONS_DIR}/static/{site.served()}", leftover)
-
-    before = findings(site)
-    engine.repair(site.sources, site.mirror)
-
-    assert before == [("temp-file", leftover.name, "left by an interrupted run")]
-    assert not leftover.is_symlink()
-    assert findings(site) == []
-
-
-def test_the_generation_served_is_never_written_whatever_the_next_one_changes(site, tmp_path):
-    (site.static / "becomes-a-file").mkdir()
-    (site.static / "becomes-a-file" / "x.css").write_text("x")
-    (site.static / "becomes-a-dir").write_text("a file first")
-    collect(site, delete=True)
-    first = site.home() / site.served()
-    (first / f"{TEMP_PREFIX}999999999-0123456789ab").write_text("left by a dead writer")
-    os.symlink("/etc/passwd", first / "planted.css")  # planted: escaping, deleted at once
-    before = snapshot(first)
-    rewrite(site.static / "css" / "app.css", "v2")  # a copy replaced
-    rewrite(site.media / "photos" / "a.jpg", "jpeg a, edited")  # changed content behind a link
-    (site.static / "old.css").unlink()  # carried
-    (site.static / "fresh" / "deep").mkdir(parents=True)
-    (site.static / "fresh" / "deep" / "new.js").write_text("new")  # created in new directories
-    (site.static / "becomes-a-file" / "x.css").unlink()
-    (site.static / "becomes-a-file").rmdir()
-    (site.static / "becomes-a-file").write_text("now a file")  # a directory where a file belongs
-    (site.static / "becomes-a-dir").unlink()
-    (site.static / "becomes-a-dir").mkdir()
-    (site.static / "becomes-a-dir" / "y.css").write_text("y")  # a file where a directory belongs
-
-    for workers in (1, 2):
-        collect(site, delete=True, checksum=True, workers=workers)
-        rewrite(site.static / "css" / "app.css", f"v{workers + 2}")
-
-    assert snapshot(first) == before
-    served = site.mirror_dir / "static"
-    assert (served / "becomes-a-file").read_text() == "now a file"
-    assert (served / "becomes-a-dir" / "y.css").read_text() == "y"
-    assert (served / "fresh" / "deep" / "new.js").read_text() == "new"
-    assert not (served / "planted.css").is_symlink()
-    assert findings(site) == [("stale-copy", "static/css/app.css", "the copy differs from its source")]
-
-
-def test_a_source_with_no_files_publishes_no_generation_and_says_so(site):
-    for path in (site.static / "css" / "app.css", site.static / "old.css", site.static / "app.js"):
-        path.unlink()
-
-    report, _messages = collect(site)
-
-    assert not (site.mirror_dir / "static").exists()
-    assert report.generations[1].message == (
-        "Nothing to publish for 'static': it has no files, and no generation is served yet."
-    )
-
-
-def test_pruning_removes_an_old_generation_without_following_a_link_planted_in_it(tmp_path):
-    site = make_site(tmp_path, keep=2)
-    collect(site)
-    first = site.home() / site.served()
-    publish_changes(site, 1)
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    (outside / "keep.txt").write_text("keep")
-    generations.remove(_root(site).descend(f"{GENERATIONS_DIR}/static/{first.name}"), "css")
-    os.symlink(outside, first / "css")  # a directory swapped for a link to somewhere else
-
-    publish_changes(site, 1)
-
-    assert not first.exists()
-    assert (outside / "keep.txt").read_text() == "keep"
-
-
-def test_rolling_back_again_goes_one_further_back_until_none_is_older(site):
-    collect(site)
-    ids = [site.served(), *publish_changes(site, 2)[-2:]]
-
-    served = []
-    for _ in range(2):
-        rollback(site)
-        served.append(site.served())
-
-    assert served == [ids[1], ids[0]]
-    with pytest.raises(engine.MirrorError, match=f"keeps no generation older than '{ids[0]}'"):
-        rollback(site)
-
-
-def test_collectmirror_json_says_what_each_generational_source_published(configured):
-    command("collectmirror")
-    rewrite(configured.static / "site.css", "v2")
-    out = io.StringIO()
-
-    call_command("collectmirror", "--json", stdout=out)
-
-    document = json.loads(out.getvalue())
-    media, static = document["generations"]
-    assert media["action"] == "unchanged" and media["pruned"] == []
-    assert static["action"] == "published" and static["previous"].startswith("00000001-")
-    assert static["generation"].startswith("00000002-")
-    assert [change["name"] for change in document["changed"]] == ["static/site.css"]
-
-
-def test_a_tree_left_at_a_temporary_name_beside_the_prefix_is_one_temp_file_finding_and_is_removed(site):
-    collect(site)
-    leftover = site.mirror_dir / f"{TEMP_PREFIX}999999999-0123456789ab"  # no such process
-    (leftover / "css").mkdir(parents=True)
-    (leftover / "css" / "app.css").write_text("an interrupted exchange's old directory")
-
-    before = findings(site)
-    engine.repair(site.sources, site.mirror)
-
-    assert before == [("temp-file", leftover.name, "left by an interrupted run")]
-    assert not leftover.exists()
