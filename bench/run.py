@@ -349,6 +349,52 @@ def bench_scaling(table: Table, bench_dir: Path, counts: list[int]) -> None:
         remove(mirror)
 
 
+def bench_generations(table: Table, bench_dir: Path, count: int, rounds: int) -> None:
+    """A new generation against an in-place refresh, on the same corpus: what a generation costs per entry.
+
+    Each round adds one file (so the generational mirror publishes a generation:
+    every entry hard-linked, the plan applied, the switch, and the pruning of the
+    oldest, as three are kept already) and measures both mirrors, then a run with
+    nothing changed on each (which builds nothing).
+    """
+    group = f"{count_text(count)} small files, generations"
+    src = corpus(bench_dir, f"small-{count}", count, small=True)
+    mirrors = {"in place": bench_dir / "mirror-in-place", "generations": bench_dir / "mirror-generations"}
+    envs = {
+        "in place": django_env(bench_dir, src, mirrors["in place"]),
+        "generations": {**django_env(bench_dir, src, mirrors["generations"]), "SYMLINKMIRROR_GENERATIONS": "3"},
+    }
+    for kind in mirrors:
+        remove(mirrors[kind])
+        run(manage("collectmirror", "-v", "0"), envs[kind])
+    for index in range(3):  # the generations kept: from now on, each one published prunes one
+        (src / "added").mkdir(exist_ok=True)
+        (src / "added" / f"warm-{index}.txt").write_text("new")
+        run(manage("collectmirror", "-v", "0"), envs["generations"])
+    times: dict[str, list[float]] = {}
+    rss: dict[str, float] = {}
+    for index in range(rounds):
+        print(f"  {group}: round {index + 1}/{rounds}", flush=True)
+        (src / "added").mkdir(exist_ok=True)
+        (src / "added" / f"round-{index}.txt").write_text("new")
+        kinds = list(mirrors) if index % 2 == 0 else list(reversed(mirrors))
+        for label in ("one file added", "nothing changed"):
+            for kind in kinds:
+                elapsed, peak, _ = run(manage("collectmirror", "-v", "0", "--delete"), envs[kind])
+                times.setdefault(f"collectmirror, {label} ({kind})", []).append(elapsed)
+                rss[f"collectmirror, {label} ({kind})"] = max(rss.get(f"collectmirror, {label} ({kind})", 0.0), peak)
+    remove(src / "added")
+    for label in ("one file added", "nothing changed"):
+        reference = f"collectmirror, {label} (in place)"
+        table.add(group, reference, times[reference], rss[reference])
+        mine = f"collectmirror, {label} (generations)"
+        table.add(group, mine, times[mine], rss[mine], reference)
+        extra = statistics.median(times[mine]) - statistics.median(times[reference])
+        print(f"  {group}: {label}, a generation costs {extra / count * 1e6:.1f} µs per entry more", flush=True)
+    for mirror in mirrors.values():
+        remove(mirror)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -381,8 +427,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--parts",
-        default="small,collectstatic,checksum,scaling",
-        help="Which comparisons to run, comma-separated (default: all four).",
+        default="small,collectstatic,checksum,scaling,generations",
+        help="Which comparisons to run, comma-separated (default: all five).",
     )
     args = parser.parse_args()
     if args.quick:
@@ -411,6 +457,8 @@ def main() -> None:
         bench_checksum(table, bench_dir, args.real_files, args.rounds, codes)
     if "scaling" in parts:
         bench_scaling(table, bench_dir, [int(n) for n in args.scale.split(",") if n])
+    if "generations" in parts:
+        bench_generations(table, bench_dir, args.files, args.rounds)
     text = f"Machine: {machine()}; warm cache; medians of the runs shown.\n\n{table.render()}\n"
     if args.baseline:
         text += f"\nThis checkout against {codes[1].tag} (ratio = this / baseline):\n\n{table.render_baseline()}\n"

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.conf import settings
 
+from .paths import GENERATIONS_DIR
+
 PREFIX = "SYMLINKMIRROR_"
 
 DEFAULTS: dict[str, Any] = {
@@ -17,9 +19,10 @@ DEFAULTS: dict[str, Any] = {
     "LINK_STYLE": "absolute",
     # Storage alias of the mirror that collectmirror and verifymirror write.
     "STORAGE": "mirror",
-    # {name: {"storage": alias, "prefix": "path/in/mirror"}}. None means media
-    # from "default" under MEDIA_URL's path, static from "staticfiles" under
-    # STATIC_URL's path.
+    # {name: {"storage": alias, "prefix": "path/in/mirror", "generations": K}}.
+    # None means media from "default" under MEDIA_URL's path, static from
+    # "staticfiles" under STATIC_URL's path. "generations" (optional, 2 or
+    # more) publishes the source as generations, K of them kept.
     "SOURCES": None,
     # CDN purge backends, configured like STORAGES: {alias: {"BACKEND": path,
     # "OPTIONS": {...}}}. Empty: nothing is purged.
@@ -42,8 +45,8 @@ def get(name: str) -> Any:
     return value
 
 
-def sources() -> dict[str, dict[str, str]]:
-    """SYMLINKMIRROR_SOURCES, normalised to {name: {"storage": alias, "prefix": path}}.
+def sources() -> dict[str, dict[str, Any]]:
+    """SYMLINKMIRROR_SOURCES, normalised to {name: {"storage": alias, "prefix": path}}, plus "generations": K where set.
 
     Raises ImproperlyConfigured naming the setting when it is malformed.
     """
@@ -77,7 +80,14 @@ def sources() -> dict[str, dict[str, str]]:
                 f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] must be a path inside the mirror, without '..', like 'media'."
             )
         prefix = posixpath.normpath("/" + prefix).strip("/")  # 'a//b/', '/a', './a' -> 'a/b', 'a', 'a'
+        if prefix.split("/")[0] == GENERATIONS_DIR:
+            raise ImproperlyConfigured(
+                f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] may not start with {GENERATIONS_DIR!r}: the mirror keeps generations there."
+            )
         normalised[str(name)] = {"storage": spec["storage"], "prefix": prefix}
+        generations = _generations(str(name), spec.get("generations"), prefix)
+        if generations:
+            normalised[str(name)]["generations"] = generations
     # Each source owns its prefix alone: an equal or nested one would make one
     # source's run replace or delete the other's entries.
     by_prefix = sorted(normalised.items(), key=lambda item: item[1]["prefix"])
@@ -88,6 +98,26 @@ def sources() -> dict[str, dict[str, str]]:
                 f"{b['prefix']!r}: give each source its own directory, neither inside the other."
             )
     return normalised
+
+
+def _generations(name: str, value: Any, prefix: str) -> int:
+    """A source's 'generations': 0 (None, absent) mirrors it in place; K >= 2 keeps K generations."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if value is None or value is False or (type(value) is int and value == 0):
+        return 0
+    if not isinstance(value, int) or isinstance(value, bool) or value < 2:
+        # The generation served and the one served before it are never removed: fewer cannot be kept.
+        raise ImproperlyConfigured(
+            f"SYMLINKMIRROR_SOURCES[{name!r}]['generations'] must be an integer of 2 or more (the generation "
+            f"served and the one before it are always kept), or 0 to mirror the source in place; not {value!r}."
+        )
+    if not prefix:
+        raise ImproperlyConfigured(
+            f"SYMLINKMIRROR_SOURCES[{name!r}] keeps generations, so it needs a 'prefix': the mirror root itself "
+            "cannot be switched to a generation."
+        )
+    return value
 
 
 def _url_path(url: str | None) -> str:

@@ -1,5 +1,8 @@
 """collect() = lock, plan, apply, report; verify() = the plan's steps that are not ok; repair() = collect with --delete.
 
+A source that keeps generations is planned and applied the same way, in a new
+generation (generational.py); rollback() switches such sources back one (rollback.py).
+
 Plain Python: no management imports. Per-file failures are reported and
 counted, and the run goes on; only a problem with the whole run raises MirrorError.
 """
@@ -8,17 +11,20 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 
-from . import plan
+from . import generational, plan
 from .apply import Applier, Events
 from .directories import Directory
+from .entries import is_temp
 from .listing import list_mirror
 from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
 from .pairs import MirrorEntry, Pair
+from .paths import GENERATIONS_DIR
 from .report import FileEvent, Finding, Report, Verification
+from .rollback import roll_back
 from .settle import Settled, Settler
 from .sources import (
     DEFAULT_IGNORE_PATTERNS,
@@ -46,6 +52,7 @@ __all__ = [
     "mirror_lock",
     "mirror_storage",
     "repair",
+    "rollback",
     "verify",
 ]
 
@@ -140,14 +147,13 @@ def verify(
     run = _Run(sources, mirror, options)
     result = Verification()
     started = time.monotonic()
-    for pair in run.pairs():
-        if isinstance(pair, Settled):
-            result.checked += len(pair.names)
+    for step in run.steps():
+        if isinstance(step, Settled):
+            result.checked += len(step.names)
             if on_progress is not None:
-                on_progress(len(pair.names))
+                on_progress(len(step.names))
             continue
-        assert isinstance(pair, Pair)
-        step = plan.decide(pair, run.rules)
+        pair = step.pair
         src = pair.src
         if src is not None and src.kind is _FILE and src.skip is None:
             result.checked += 1
@@ -159,6 +165,36 @@ def verify(
             result.notes.append(Finding(src.skip, pair.source.name, pair.name, src.detail))
     result.duration = time.monotonic() - started
     return result
+
+
+def rollback(
+    sources: list[Source],
+    mirror: SymlinkOrCopyStorage,
+    options: Options | None = None,
+    *,
+    on_event: Callable[[FileEvent], None] | None = None,
+    on_progress: Progress | None = None,
+) -> Report:
+    """Serve each source that keeps generations from the one before it serves; each entry that differs is an event."""
+    options = options or Options()
+    chosen = [source for source in sources if source.generations]
+    if not chosen:
+        names = ", ".join(f"'{source.name}'" for source in sources)
+        raise MirrorError(
+            f"No source to roll back: {names} keep(s) no generations. Set SYMLINKMIRROR_SOURCES[name]['generations']."
+        )
+    run = _Run(chosen, mirror, options)
+    report = Report(dry_run=options.dry_run)
+    started = time.monotonic()
+    finish = _Finisher(report, options, on_event, on_progress)
+    if options.dry_run:
+        roll_back(run.context(finish), chosen)
+    else:
+        with mirror_lock(os.fspath(mirror.location)):
+            roll_back(run.context(finish), chosen)
+    finish.flush()
+    report.duration = time.monotonic() - started
+    return report
 
 
 class _Finisher:
@@ -234,7 +270,10 @@ class _Run:
             self.mirror, self.rules, dry_run=self.options.dry_run, list_unmodified=self.options.list_unmodified
         )
         decide = partial(plan.decide, rules=self.rules)
+        context = self.context(finish, applier)
         for source in self.sources:
+            if generational.collect(context, source):
+                continue
             if self.options.clear:
                 for pair in self._clear_pairs(source):
                     finish(applier.apply(plan.clear(pair)))
@@ -242,12 +281,35 @@ class _Run:
         if self.options.delete:
             applier.run(self._unmanaged(), decide, finish)
 
-    def pairs(self) -> Iterator[Pair | Settled]:
+    def steps(self) -> Iterator[plan.Step | Settled]:
+        """verify()'s steps: each source's (and a generational source's structure's), then the unmanaged entries'."""
+        context = self.context(None, None)
         for source in self.sources:
-            yield from self._walk(source)
-        yield from self._unmanaged()
+            audited = generational.audit(context, source)
+            yield from audited if audited is not None else decided(self._walk(source), context.decide)
+        yield from map(context.decide, self._unmanaged())
 
-    def _walk(self, source: Source) -> Walk:
+    def context(self, finish: _Finisher | None, applier: Applier | None = None) -> generational.Context:
+        """What a run on a generational source needs of this one."""
+
+        def run(pairs: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step]) -> None:
+            assert applier is not None and finish is not None
+            applier.run(pairs, decide, finish, self.options.workers)
+
+        return generational.Context(
+            root=self.root,
+            rules=self.rules,
+            symlinks=self.mirror.supports_symlinks,
+            dry_run=self.options.dry_run,
+            clear=self.options.clear,
+            decide=partial(plan.decide, rules=self.rules),
+            walk=self._walk_at,
+            run=run,
+            finish=finish or _ignore,
+            note=finish.report.generations.append if finish is not None else _ignore,
+        )
+
+    def _walk(self, source: Source, root: Directory | None = None, against_empty: bool | None = None) -> Walk:
         options = self.options
         trusted = (*self.mirror.symlink_within, *source.trusted)
         settler = Settler(
@@ -257,17 +319,35 @@ class _Run:
         )
         return Walk(
             source,
-            self.root,
+            self.root if root is None else root,
             link_roots=trusted if self.links else (),
             trusted=trusted,
             ignore_patterns=list(options.ignore_patterns),
             follow_external=options.follow_external,
-            reserved=reserved_prefixes(source, self.prefixes),
+            # Another root is a generation: no other source's prefix can be inside it.
+            reserved=reserved_prefixes(source, self.prefixes) if root is None else frozenset(),
             descend_orphans=options.delete,
             # A dry run leaves the cleared entries in place: walk as if they were gone.
-            against_empty=options.clear and options.dry_run,
+            against_empty=(options.clear and options.dry_run) if against_empty is None else against_empty,
             settler=settler,
         )
+
+    def _walk_at(self, source: Source, directory: Directory | None, against_empty: bool) -> Iterator[Pair | Settled]:
+        """source's pairs in directory (a generation, standing for its prefix), named as under the prefix.
+
+        None: the source under its prefix in the mirror root, as usual.
+        """
+        if directory is None:
+            yield from self._walk(source, against_empty=against_empty)
+            return
+        prefix = source.prefix
+        for pair in self._walk(replace(source, prefix=""), directory, against_empty):
+            if isinstance(pair, Settled):
+                yield pair._replace(prefix=f"{prefix}/{pair.prefix}")
+                continue
+            pair.source = source
+            pair.name = f"{prefix}/{pair.name}" if pair.name else prefix
+            yield pair
 
     def _clear_pairs(self, source: Source) -> Iterator[Pair]:
         reserved = reserved_prefixes(source, self.prefixes)
@@ -291,14 +371,25 @@ class _Run:
             subdirs = []
             for base, dst in sorted(list_mirror(directory).items()):
                 name = f"{rel}/{base}" if rel else base
-                # The lock file is ours; a symlink planted at its name is an escape like any other.
-                if name in self.prefixes or (not rel and base == LOCK_NAME and dst.kind is not FileType.SYMLINK):
+                # The lock file and the generations are ours; a symlink planted at their names is an escape like any other.
+                ours = not rel and base in (LOCK_NAME, GENERATIONS_DIR) and dst.kind is not FileType.SYMLINK
+                if name in self.prefixes or ours:
                     continue
-                if dst.kind is FileType.DIRECTORY:
+                if dst.kind is FileType.DIRECTORY and not is_temp(base):  # a temporary tree is one leftover
                     subdirs.append((directory.child(base), name))
                 else:
                     yield _outside(outsider, name, dst, directory)
             stack.extend(reversed(subdirs))
+
+
+def _ignore(_value: object) -> None:
+    pass
+
+
+def decided(items: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step]) -> Iterator[plan.Step | Settled]:
+    """Each pair's step, and what the walk settled as it is."""
+    for item in items:
+        yield item if isinstance(item, Settled) else decide(item)
 
 
 def _outside(source: Source, name: str, dst: MirrorEntry, directory: Directory) -> Pair:

@@ -11,6 +11,8 @@ from pathlib import Path
 # Every temporary entry symlinkmirror creates starts with this, so an
 # interrupted run's leftovers can be recognised and removed later.
 TEMP_PREFIX = ".symlinkmirror-tmp-"
+# Where the sources that keep generations keep them, in the mirror root: never a source's prefix.
+GENERATIONS_DIR = ".generations"
 
 LINK_STYLES = ("absolute", "relative", "hard")
 

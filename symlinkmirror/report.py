@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .paths import printable, strict_utf8
-from .vocab import EntryKind, Outcome, Verdict
+from .vocab import EntryKind, GenerationAction, Outcome, Verdict
 
 # Outcomes the summary counts, in its order.
 COUNTED = tuple(outcome for outcome in Outcome if outcome is not Outcome.CLEANED)
@@ -80,6 +80,61 @@ _MESSAGES: dict[Outcome, Callable[[FileEvent], str]] = {
 }
 
 
+class GenerationEvent(NamedTuple):
+    """What a run did to a source that keeps generations (or kept them): one per such source."""
+
+    source: str
+    action: GenerationAction
+    generation: str  # the one served after the run ('' for one a dry run would build)
+    previous: str = ""  # the one served before it ('' when none was)
+    pruned: tuple[str, ...] = ()  # older generations removed
+    dry_run: bool = False
+
+    @property
+    def message(self) -> str:
+        text = _GENERATION_MESSAGES[self.action](self)
+        if self.pruned:
+            names = ", ".join(f"'{gid}'" for gid in self.pruned)
+            text += f" Removed {len(self.pruned)} older {'generation' if len(self.pruned) == 1 else 'generations'}: {names}."
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "action": str(self.action),
+            "generation": self.generation,
+            "previous": self.previous,
+            "pruned": list(self.pruned),
+        }
+
+
+def _published(event: GenerationEvent) -> str:
+    after = f", after '{event.previous}'" if event.previous else ""
+    if event.dry_run:
+        return f"Would publish a new generation of '{event.source}'{after}."
+    return f"Published generation '{event.generation}' of '{event.source}'{after}."
+
+
+_GENERATION_MESSAGES: dict[GenerationAction, Callable[[GenerationEvent], str]] = {
+    GenerationAction.PUBLISHED: _published,
+    GenerationAction.UNCHANGED: lambda event: (
+        f"Nothing to publish for '{event.source}': generation '{event.generation}' is still served."
+        if event.generation
+        else f"Nothing to publish for '{event.source}': it has no files, and no generation is served yet."
+    ),
+    GenerationAction.ROLLED_BACK: lambda event: (
+        f"{'Would roll' if event.dry_run else 'Rolled'} '{event.source}' back from generation "
+        f"'{event.previous}' to '{event.generation}'."
+    ),
+    GenerationAction.KEPT: lambda event: (
+        f"'{event.source}' keeps no generation older than '{event.generation}': it is left as it is."
+    ),
+    GenerationAction.IN_PLACE: lambda event: (
+        f"{'Would put' if event.dry_run else 'Put'} '{event.source}' back in place from generation '{event.previous}'."
+    ),
+}
+
+
 @dataclass
 class Report:
     """What a collect() or repair() run did, per source and in total."""
@@ -88,6 +143,7 @@ class Report:
     counts: dict[str, collections.Counter[str]] = field(default_factory=dict)
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (source, name, reason)
     duration: float = 0.0
+    generations: list[GenerationEvent] = field(default_factory=list)
 
     def add(self, event: FileEvent) -> None:
         action = event.action
@@ -124,13 +180,16 @@ class Report:
 
     def as_dict(self) -> dict[str, Any]:
         totals = self.totals
-        return {
+        document = {
             "dry_run": self.dry_run,
             "totals": {str(action): totals[action] for action in COUNTED},
             "sources": {name: {str(action): c[action] for action in COUNTED} for name, c in self.counts.items()},
             "errors": [{"source": s, "name": strict_utf8(n), "reason": strict_utf8(r)} for s, n, r in self.errors],
             "duration": round(self.duration, 3),
         }
+        if self.generations:  # only where a source keeps generations: other documents keep their shape
+            document["generations"] = [event.as_dict() for event in self.generations]
+        return document
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ class Source:
     storage: Storage
     prefix: str = ""
     trusted: tuple[str, ...] = ()
+    generations: int = 0  # K >= 2: published as generations (generations.py), K kept; 0: in place
 
     def mirror_name(self, name: str) -> str:
         return f"{self.prefix}/{name}" if self.prefix and name else (self.prefix or name)
@@ -81,14 +82,14 @@ def configured_sources(names: list[str] | None = None) -> list[Source]:
     return [_source(name, spec) for name, spec in specs.items() if not names or name in names]
 
 
-def _source(name: str, spec: dict[str, str]) -> Source:
+def _source(name: str, spec: dict[str, Any]) -> Source:
     alias = spec["storage"]
     if alias not in settings.STORAGES:
         raise MirrorError(
             f"SYMLINKMIRROR_SOURCES[{name!r}] names the storage alias {alias!r}, which STORAGES does not define."
         )
     trusted = finder_roots() if alias == "staticfiles" else ()
-    source = Source(name, _create(alias, f"the source {name!r}"), spec["prefix"], trusted)
+    source = Source(name, _create(alias, f"the source {name!r}"), spec["prefix"], trusted, spec.get("generations", 0))
     try:
         source.local_root  # noqa: B018 - fails now, naming the setting, rather than mid-run
     except ImproperlyConfigured as exc:

@@ -37,6 +37,7 @@ class Verdict(StrEnum):
 
     OK = "ok"
     ESCAPING_LINK = "escaping-link"
+    GENERATION = "generation"  # a generational source's structure: its prefix, its kept generations
     MISSING = "missing"
     BROKEN_LINK = "broken-link"
     WRONG_TARGET = "wrong-target"
@@ -72,6 +73,16 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     FAILED = "failed"
     CLEANED = "cleaned"  # a leftover temporary file removed: not counted
+
+
+class GenerationAction(StrEnum):
+    """What a run did to a source that keeps generations."""
+
+    PUBLISHED = "published"
+    UNCHANGED = "unchanged"  # nothing to publish: the generation served stays
+    ROLLED_BACK = "rolled-back"
+    KEPT = "kept"  # a rollback found no older generation: the one served stays
+    IN_PLACE = "in-place"  # generations turned off: the source is mirrored in place again
 
 
 class SkipReason(StrEnum):

@@ -24,4 +24,12 @@ SYMLINKMIRROR_ROOT = env.str("SYMLINKMIRROR_ROOT", default=str(VAR_DIR / "mirror
 SYMLINKMIRROR_SYMLINK_WITHIN = env.str("SYMLINKMIRROR_SYMLINK_WITHIN", default=None)
 SYMLINKMIRROR_LINK_STYLE = env.str("SYMLINKMIRROR_LINK_STYLE", default="absolute")
 
+# 2 or more: media and static are published as generations, that many kept (README, "Generations").
+SYMLINKMIRROR_GENERATIONS = env.int("SYMLINKMIRROR_GENERATIONS", default=0)
+if SYMLINKMIRROR_GENERATIONS:
+    SYMLINKMIRROR_SOURCES = {
+        name: {"storage": alias, "prefix": name, "generations": SYMLINKMIRROR_GENERATIONS}
+        for name, alias in (("media", "default"), ("static", "staticfiles"))
+    }
+
 STORAGES = storages(SYMLINKMIRROR_ROOT)

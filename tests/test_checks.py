@@ -178,6 +178,11 @@ def test_e013_a_source_names_an_unknown_alias(settings, mirror_in_tmp_path):
             {"media": {"storage": "default", "prefix": "a/../.."}},
             "SYMLINKMIRROR_SOURCES['media']['prefix'] must be a path inside the mirror, without '..', like 'media'.",
         ),
+        (
+            {"static": {"storage": "staticfiles", "prefix": "static", "generations": 1}},
+            "SYMLINKMIRROR_SOURCES['static']['generations'] must be an integer of 2 or more (the generation served "
+            "and the one before it are always kept), or 0 to mirror the source in place; not 1.",
+        ),
     ],
 )
 def test_e006_malformed_sources(settings, mirror_in_tmp_path, sources, message):

@@ -76,3 +76,41 @@ def test_sibling_prefixes_sharing_a_parent_are_accepted(settings):
     }
 
     assert [spec["prefix"] for spec in conf.sources().values()] == ["site/media", "site/static", "site/media2"]
+
+
+def test_generations_are_kept_only_where_set(settings):
+    settings.SYMLINKMIRROR_SOURCES = {
+        "media": {"storage": "default", "prefix": "media", "generations": 0},
+        "static": {"storage": "staticfiles", "prefix": "static", "generations": 3},
+    }
+
+    assert conf.sources() == {
+        "media": {"storage": "default", "prefix": "media"},
+        "static": {"storage": "staticfiles", "prefix": "static", "generations": 3},
+    }
+
+
+@pytest.mark.parametrize("value", [1, -2, True, 2.0, "3"])
+def test_generations_must_be_an_integer_of_two_or_more(settings, value):
+    settings.SYMLINKMIRROR_SOURCES = {"static": {"storage": "staticfiles", "prefix": "static", "generations": value}}
+
+    with pytest.raises(
+        ImproperlyConfigured,
+        match=r"SYMLINKMIRROR_SOURCES\['static'\]\['generations'\] must be an integer of 2 or more",
+    ):
+        conf.sources()
+
+
+def test_a_source_keeping_generations_needs_a_prefix(settings):
+    settings.SYMLINKMIRROR_SOURCES = {"site": {"storage": "default", "prefix": "", "generations": 3}}
+
+    with pytest.raises(ImproperlyConfigured, match=r"SYMLINKMIRROR_SOURCES\['site'\] keeps generations, so it needs"):
+        conf.sources()
+
+
+@pytest.mark.parametrize("prefix", [".generations", ".generations/static", "/.generations/"])
+def test_the_generations_folder_is_no_prefix(settings, prefix):
+    settings.SYMLINKMIRROR_SOURCES = {"one": {"storage": "default", "prefix": prefix}}
+
+    with pytest.raises(ImproperlyConfigured, match="may not start with '.generations'"):
+        conf.sources()

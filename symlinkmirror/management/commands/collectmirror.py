@@ -49,6 +49,15 @@ class Command(BaseCommand):
             metavar="N",
             help="Compare and write entries in N threads (helps when copying). Defaults to 1.",
         )
+        parser.add_argument(
+            "--rollback",
+            action="store_true",
+            help=(
+                "Serve each source that keeps generations (with --source, each named) from the generation before "
+                "the one it serves, in one switch; the sources are not walked. With --purge, purge the URLs whose "
+                "entries differ between the two."
+            ),
+        )
         add_changed_urls_argument(parser)
         add_purge_argument(parser, after="the last entry is in place")
 
@@ -56,6 +65,8 @@ class Command(BaseCommand):
         verbosity = options["verbosity"]
         if options["workers"] < 1:
             raise CommandError("--workers must be 1 or more.")
+        if options["rollback"] and (options["clear"] or options["delete"]):
+            raise CommandError("--rollback switches generations and walks no source: leave out --clear and --delete.")
         sources, mirror = resolve(options)
         chosen = run_options(
             options,
@@ -75,8 +86,13 @@ class Command(BaseCommand):
             changed_urls=options["changed_urls"],
             purge_after=options["purge"],
         )
-        report = publisher.run(engine.collect, sources, chosen, "Mirroring")
+        if options["rollback"]:
+            report = publisher.run(engine.rollback, sources, chosen, "Rolling back")
+        else:
+            report = publisher.run(engine.collect, sources, chosen, "Mirroring")
         if verbosity >= 1 and not options["as_json"]:
+            for generation in report.generations:
+                self.stdout.write(generation.message)
             self.stdout.write(report.summary())
         purged = publisher.purge_published(dry_run=options["dry_run"])
         if options["as_json"]:

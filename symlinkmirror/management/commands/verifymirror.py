@@ -68,7 +68,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(doc, indent=2))
         elif verbosity >= 1:
             if fixed is not None:
-                self.write_fixed(before, result)
+                self.write_fixed(before, result, fixed)
             self.write_human(result, verbosity)
         problem = failures(None, purged)  # the repair's file failures stay findings
         if not result.clean:
@@ -85,8 +85,10 @@ class Command(BaseCommand):
         finally:
             bar.close()
 
-    def write_fixed(self, before: Verification, after: Verification) -> None:
-        """The changes and failures were listed as they happened; then the count."""
+    def write_fixed(self, before: Verification, after: Verification, fixed: Report) -> None:
+        """The changes and failures were listed as they happened; then what became of generations, and the count."""
+        for generation in fixed.generations:
+            self.stdout.write(generation.message)
         total = len(before.findings)
         repaired = len(repaired_findings(before, after))
         self.stdout.write(f"Fixed {repaired} of {total} {'finding' if total == 1 else 'findings'}.")

@@ -1,0 +1,377 @@
+"""A run on a source that keeps generations: the plan applied in the next generation, what it keeps, the audit.
+
+A run walks the generation served and builds the next only when a step first has
+to write; the plan decides every step, as for any source, and this module only
+chooses where the steps that write are carried out. What a new generation keeps:
+with --delete, a name the source no longer has stays in the first generation built
+without it (listed in that generation's .carried file), so a page fetched just
+before the switch still finds it, and goes with the next generation published.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from .directories import Directory
+from .entries import GONE, describe
+from .generations import (
+    PARTIAL,
+    Layout,
+    Manifest,
+    Served,
+    State,
+    exchange,
+    inspect,
+    new_id,
+    prunable,
+    prune,
+    publish,
+    read_carried,
+    remove,
+    remove_home,
+    remove_leftovers,
+    start,
+)
+from .pairs import Pair
+from .paths import containing_root, fresh_temp_base, is_within
+from .plan import Rules, Step, escaping_detail
+from .report import FileEvent, GenerationEvent
+from .settle import Settled
+from .sources import Source
+from .trees import differences, link_tree
+from .vocab import Action, EntryKind, GenerationAction, Outcome, Verdict
+
+Events = list[FileEvent]
+Decide = Callable[[Pair], Step]
+RESTAMPED = "the copy's modification time is not its source's"
+LEFTOVER = "left by an interrupted run (a half-built generation, or a temporary entry)"
+NO_SYMLINKS = (
+    "the mirror's filesystem cannot hold symlinks, and generations are served through one: set 'generations' to 0"
+)
+
+
+@dataclass
+class Context:
+    """What the engine lends a run on one source: where the mirror is, how to walk, plan and apply."""
+
+    root: Directory
+    rules: Rules
+    symlinks: bool  # the mirror's filesystem can hold them (FAT cannot)
+    dry_run: bool
+    clear: bool
+    decide: Decide
+    walk: Callable[[Source, Directory | None, bool], Iterable[Pair | Settled]]  # None: under the prefix, in the root
+    run: Callable[[Iterable[Pair | Settled], Decide], None]  # plan and apply, the events to finish
+    finish: Callable[[Events], None]
+    note: Callable[[GenerationEvent], None]
+
+
+def collect(ctx: Context, source: Source) -> bool:
+    """Mirror source here if it keeps generations (or kept them); False: the caller mirrors it in place."""
+    layout = Layout(ctx.root, source.prefix)
+    state = inspect(layout)
+    try:
+        if not source.generations:
+            return _in_place(ctx, source, layout, state)
+        if not ctx.symlinks:
+            ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, NO_SYMLINKS, dry_run=ctx.dry_run)])
+            return True
+        base = _base(layout, state)
+        if ctx.clear:
+            _cleared(ctx, source, base)
+            base = None
+        if ctx.dry_run:
+            _plan(ctx, source, layout, state, base)
+        else:
+            _build(ctx, source, layout, state, base)
+    except OSError as exc:  # the tree as a whole, not one entry: reported, the one served stays served
+        reason = f"the next generation could not be built: {describe(exc)}"
+        ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, reason, dry_run=ctx.dry_run)])
+    return True
+
+
+def _base(layout: Layout, state: State) -> Directory | None:
+    """What the next generation starts from: the one served, the directory mirrored in place, else the newest kept."""
+    if state.current is not None:
+        return layout.generation(state.current)
+    if state.served is Served.DIRECTORY:
+        return layout.parent.child(layout.base)
+    return layout.generation(state.complete[-1]) if state.complete else None
+
+
+def _unpublished(state: State, base: Directory | None) -> bool:
+    """Whether the prefix needs a generation switched in though nothing changed (migrating, a broken link)."""
+    return state.served is not Served.GENERATION and (base is not None or state.served is not Served.MISSING)
+
+
+def _build(ctx: Context, source: Source, layout: Layout, state: State, base: Directory | None) -> None:
+    """Walk the generation served and build the next only when a step first has to write, then switch it in.
+
+    A run that changes nothing builds nothing and writes nothing. Where the
+    prefix needs a generation anyway (migrating, a broken link, --clear), it is
+    built first and walked itself.
+    """
+    remove_leftovers(layout, state)
+    gid = new_id(state.highest + 1)
+    building = _Building(layout, gid, None if ctx.clear else base)
+    manifest = Manifest(layout)
+    if ctx.clear or _unpublished(state, base):
+        walked, against_empty, retarget = building.start(), False, None
+    else:
+        walked, against_empty, retarget = base or layout.generation(gid + PARTIAL), base is None, building.retarget
+    building.walked = walked.real
+    carry = _Carry(ctx.decide, source.prefix, read_carried(layout, state.current), manifest, retarget)
+    try:
+        ctx.run(ctx.walk(source, walked, against_empty), carry)
+        if building.directory is not None:
+            _drop(ctx, source, building.directory, carry.due, manifest)
+            manifest.commit(gid)
+            publish(layout, gid, state.current)
+    except BaseException:
+        manifest.discard()
+        if building.directory is not None:
+            remove(layout.home, building.directory.base)
+        raise
+    pruned = prune(layout, source.generations)
+    if building.directory is not None:
+        ctx.note(GenerationEvent(source.name, GenerationAction.PUBLISHED, gid, state.current or "", pruned))
+    else:
+        ctx.note(GenerationEvent(source.name, GenerationAction.UNCHANGED, state.current or "", "", pruned))
+
+
+class _Building:
+    """The next generation, made when a step first has to write: every entry of base hard-linked into it."""
+
+    def __init__(self, layout: Layout, gid: str, base: Directory | None) -> None:
+        self.layout, self.gid, self.base = layout, gid, base
+        self.walked = ""  # the tree the walk reads: a step that writes is moved to the same place in this one
+        self.directory: Directory | None = None
+        self.lock = threading.Lock()
+        self.moved: dict[str, Directory] = {}  # a few, by name: the walk goes directory by directory
+
+    def start(self) -> Directory:
+        with self.lock:
+            if self.directory is None:
+                directory = start(self.layout, self.gid)
+                if self.base is not None:
+                    link_tree(self.base, directory)
+                self.directory = directory
+            return self.directory
+
+    def retarget(self, pair: Pair) -> None:
+        building = self.start()
+        assert pair.directory is not None
+        rel = os.path.relpath(pair.directory.real, self.walked)
+        with self.lock:
+            moved = self.moved.get(rel)
+            if moved is None:
+                if len(self.moved) >= 64:
+                    self.moved.clear()  # their descriptors close once no step holds them
+                moved = self.moved[rel] = building if rel == "." else building.descend(rel)
+        pair.directory = moved
+
+
+def _plan(ctx: Context, source: Source, layout: Layout, state: State, base: Directory | None) -> None:
+    """A dry run: the plan against the generation served (or what the next would start from); nothing written."""
+    carry = _Carry(ctx.decide, source.prefix, read_carried(layout, state.current))
+    if state.served is Served.DIRECTORY and base is not None:
+        pairs = ctx.walk(source, None, False)
+    else:
+        pairs = ctx.walk(source, base or layout.home.child("next"), base is None)
+    ctx.run(pairs, carry)
+    if carry.writes or _unpublished(state, base):
+        _drop(ctx, source, None, carry.due, None)
+        ctx.note(GenerationEvent(source.name, GenerationAction.PUBLISHED, "", state.current or "", dry_run=True))
+    elif state.current is not None:
+        ctx.note(GenerationEvent(source.name, GenerationAction.UNCHANGED, state.current, dry_run=True))
+
+
+WRITES = frozenset({Action.CREATE, Action.REPLACE, Action.DELETE, Action.RESTAMP, Action.CLEAN})
+
+
+class _Carry:
+    """The plan, with the rule of what a new generation keeps, and no copy shared with older ones touched in place.
+
+    retarget: moves a step that writes from the generation walked to the one being built.
+    """
+
+    def __init__(
+        self,
+        decide: Decide,
+        prefix: str,
+        carried: frozenset[str],
+        manifest: Manifest | None = None,
+        retarget: Callable[[Pair], None] | None = None,
+    ) -> None:
+        self.decide = decide
+        self.cut = len(prefix) + 1
+        self.carried = carried  # what the generation served carried: it goes now
+        self.manifest = manifest  # what this one carries: it goes with the next
+        self.retarget = retarget
+        self.due: list[str] = []  # in walk order: a directory after its contents
+        self.writes = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, pair: Pair) -> Step:
+        step = self.decide(pair)
+        if step.action is Action.RESTAMP:  # its inode may be an older generation's too: a new copy instead
+            step = Step(pair, Verdict.STALE_COPY, Action.REPLACE, RESTAMPED, EntryKind.COPY)
+        elif step.verdict is Verdict.ORPHAN and step.action is Action.DELETE:
+            name = pair.name[self.cut :]
+            with self.lock:
+                if name in self.carried:
+                    self.due.append(name)
+                elif self.manifest is not None:
+                    self.manifest.add(name)
+            return Step(pair, Verdict.OK, Action.NONE)
+        if step.action in WRITES:
+            with self.lock:
+                self.writes += 1
+            if self.retarget is not None:
+                self.retarget(pair)
+        return step
+
+
+def _drop(
+    ctx: Context, source: Source, building: Directory | None, names: list[str], manifest: Manifest | None
+) -> None:
+    """Remove what the generation served carried and the source still lacks: it has been kept one generation."""
+    for name in names:
+        mirror_name = source.mirror_name(name)
+        if building is not None and manifest is not None:
+            parent, _, base = name.rpartition("/")
+            try:
+                _remove_one(building.descend(parent), base)
+            except OSError as exc:
+                if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):  # a directory holding entries again
+                    manifest.add(name)
+                elif exc.errno not in GONE:
+                    failed = FileEvent(Outcome.FAILED, source.name, mirror_name, describe(exc), step=mirror_name)
+                    ctx.finish([failed])
+                continue
+        event = FileEvent(Outcome.DELETED, source.name, mirror_name, "", "", ctx.dry_run, Verdict.ORPHAN, mirror_name)
+        ctx.finish([event])
+
+
+def _remove_one(directory: Directory, base: str) -> None:
+    fd = directory.fd()
+    if stat.S_ISDIR(os.stat(base, dir_fd=fd, follow_symlinks=False).st_mode):
+        os.rmdir(base, dir_fd=fd)
+    else:
+        os.unlink(base, dir_fd=fd)
+
+
+def _cleared(ctx: Context, source: Source, base: Directory | None) -> None:
+    """--clear: the next generation starts from nothing, so every entry of the one served is deleted from it."""
+    for name, _change, _symlink in differences(base, None):
+        mirror_name = source.mirror_name(name)
+        ctx.finish([FileEvent(Outcome.DELETED, source.name, mirror_name, "--clear", "", ctx.dry_run, step=mirror_name)])
+
+
+def _in_place(ctx: Context, source: Source, layout: Layout, state: State) -> bool:
+    """A source that keeps no generations: one still served from them is put back in place, built beside and exchanged."""
+    if state.served is not Served.GENERATION:
+        if not ctx.dry_run and (state.complete or state.leftovers):
+            remove_home(layout)  # generations no longer served: nothing reads them
+        return False
+    assert state.current is not None
+    current = layout.generation(state.current)
+    if ctx.clear:
+        _cleared(ctx, source, current)
+    if ctx.dry_run:
+        ctx.run(ctx.walk(source, current, ctx.clear), ctx.decide)
+    else:
+        building = layout.parent.child(fresh_temp_base())  # a leftover of a crash is any run's temporary entry
+        building.fd(create=True)
+        if not ctx.clear:
+            link_tree(current, building)
+        ctx.run(ctx.walk(source, building, False), ctx.decide)
+        parent = layout.parent.fd()
+        exchange(parent, building.base, layout.base)
+        os.unlink(building.base, dir_fd=parent)  # the symlink, now at the temporary name
+        remove_home(layout)
+    ctx.note(GenerationEvent(source.name, GenerationAction.IN_PLACE, "", state.current, dry_run=ctx.dry_run))
+    return True
+
+
+# verify()
+
+
+def audit(ctx: Context, source: Source) -> Iterator[Step | Settled] | None:
+    """verify()'s steps for source if it keeps generations (or kept them): its structure's, then its entries'."""
+    layout = Layout(ctx.root, source.prefix)
+    state = inspect(layout)
+    if not source.generations and state.served is not Served.GENERATION and not (state.complete or state.leftovers):
+        return None
+    return _audit(ctx, source, layout, state)
+
+
+def _audit(ctx: Context, source: Source, layout: Layout, state: State) -> Iterator[Step | Settled]:
+    for verdict, name, detail in findings(source, layout, state, ctx):
+        yield Step(Pair(source, name, None, None), verdict, Action.NONE, detail)
+    carried = read_carried(layout, state.current) if source.generations else frozenset()
+    cut = len(source.prefix) + 1
+    if state.current is not None:
+        pairs = ctx.walk(source, layout.generation(state.current), False)
+    elif state.served is Served.DIRECTORY or not source.generations:
+        pairs = ctx.walk(source, None, False)
+    else:  # nothing served: every file is missing
+        pairs = ctx.walk(source, layout.home.child("next"), True)
+    for pair in pairs:
+        if isinstance(pair, Settled):
+            yield pair  # right as it is
+            continue
+        step = ctx.decide(pair)
+        if step.verdict is Verdict.ORPHAN and pair.name[cut:] in carried:
+            step = Step(pair, Verdict.OK, Action.NONE, "kept from the generation before")
+        yield step
+
+
+def findings(source: Source, layout: Layout, state: State, ctx: Context) -> list[tuple[Verdict, str, str]]:
+    """What is wrong with the structure: the prefix, the generations kept, what interrupted runs left."""
+    found = [(Verdict.GENERATION, f"{layout.home_name}/{name}", LEFTOVER) for name in state.leftovers]
+    if source.generations and not ctx.symlinks:
+        return [(Verdict.GENERATION, source.prefix, NO_SYMLINKS), *found]
+    if not source.generations:
+        if state.served is Served.GENERATION:
+            detail = (
+                f"served from the generation '{state.current}', but SYMLINKMIRROR_SOURCES[{source.name!r}] keeps "
+                "no generations (the next collectmirror puts it back in place)"
+            )
+            found.insert(0, (Verdict.GENERATION, source.prefix, detail))
+        elif state.complete:
+            detail = f"{len(state.complete)} generation(s) of a source that keeps none"
+            found.append((Verdict.GENERATION, layout.home_name, detail))
+        return found
+    prefix = _served_finding(source, layout, state, ctx.rules)
+    if prefix is not None:
+        found.insert(0, prefix)
+    extra = prunable(state, source.generations)
+    if extra:
+        detail = (
+            f"{len(state.complete)} generations kept, more than the {source.generations} of "
+            f"SYMLINKMIRROR_SOURCES[{source.name!r}]['generations']: {', '.join(repr(gid) for gid in extra)} would go"
+        )
+        found.append((Verdict.GENERATION, layout.home_name, detail))
+    return found
+
+
+def _served_finding(source: Source, layout: Layout, state: State, rules: Rules) -> tuple[Verdict, str, str] | None:
+    if state.served is Served.FOREIGN:
+        resolved = os.path.realpath(os.path.join(layout.parent.real, layout.base))
+        if not is_within(resolved, rules.mirror_root) and containing_root(resolved, rules.trusted) is None:
+            return Verdict.ESCAPING_LINK, source.prefix, escaping_detail(resolved)
+    details = {
+        Served.DIRECTORY: "a directory, not yet a symlink to a generation (the next collectmirror publishes one)",
+        Served.DANGLING: f"a symlink to the generation '{state.link}', which is not there",
+        Served.FOREIGN: f"a symlink to '{state.link}', not to one of its generations",
+        Served.OTHER: "not a symlink to one of its generations",
+        Served.MISSING: "missing, though generations are kept: none is served" if state.complete else "",
+    }
+    detail = details.get(state.served, "")
+    return (Verdict.GENERATION, source.prefix, detail) if detail else None

@@ -1,0 +1,67 @@
+"""collectmirror --rollback: each source that keeps generations served from the one before, in one switch.
+
+Nothing is built and no source is walked: every entry that differs between the
+two generations is an event, so --changed-urls and --purge name its URL.
+"""
+
+from __future__ import annotations
+
+from .generational import Context
+from .generations import Layout, inspect, prune, switch
+from .generations import counter as id_counter
+from .lock import MirrorError
+from .report import FileEvent, GenerationEvent
+from .sources import Source
+from .trees import Change, differences
+from .vocab import EntryKind, GenerationAction, Outcome
+
+
+def roll_back(ctx: Context, sources: list[Source]) -> None:
+    """Serve each source's generation before the one it serves: one switch, each entry that differs an event.
+
+    A source with no older generation is left as it is, unless none has one.
+    """
+    moves = [(source, _rollback_move(ctx, source)) for source in sources]  # all checked before any is switched
+    if all(isinstance(move, str) for _source, move in moves):
+        raise MirrorError(str(moves[0][1]))
+    for source, move in moves:
+        if isinstance(move, str):
+            current = inspect(Layout(ctx.root, source.prefix)).current or ""
+            ctx.note(GenerationEvent(source.name, GenerationAction.KEPT, current, dry_run=ctx.dry_run))
+            continue
+        layout, current, target = move
+        reason = f"rolled back to '{target}'"
+        for name, change, symlink in differences(layout.generation(current), layout.generation(target)):
+            ctx.finish([_rollback_event(source, name, change, symlink, reason, ctx.dry_run)])
+        pruned: tuple[str, ...] = ()
+        if not ctx.dry_run:
+            switch(layout, target, current)
+            pruned = prune(layout, source.generations)
+        ctx.note(GenerationEvent(source.name, GenerationAction.ROLLED_BACK, target, current, pruned, ctx.dry_run))
+
+
+def _rollback_move(ctx: Context, source: Source) -> tuple[Layout, str, str] | str:
+    """(layout, the generation served, the one before it), or why there is none."""
+    layout = Layout(ctx.root, source.prefix)
+    state = inspect(layout)
+    if state.current is None:
+        return (
+            f"The source {source.name!r} serves no generation at '{source.prefix}' to roll back from: "
+            "run collectmirror (or verifymirror --fix) first."
+        )
+    number = id_counter(state.current) or 0
+    older = [gid for gid in state.complete if (id_counter(gid) or 0) < number]
+    if not older:
+        return f"The source {source.name!r} keeps no generation older than '{state.current}' to roll back to."
+    return layout, state.current, older[-1]
+
+
+def _rollback_event(source: Source, name: str, change: Change, symlink: bool, reason: str, dry_run: bool) -> FileEvent:
+    mirror_name = source.mirror_name(name)
+    made = EntryKind.SYMLINK if symlink else EntryKind.COPY
+    if change is Change.REMOVED:
+        return FileEvent(Outcome.DELETED, source.name, mirror_name, reason, "", dry_run, step=mirror_name)
+    if change is Change.CHANGED:
+        return FileEvent(Outcome.REPLACED, source.name, mirror_name, reason, made, dry_run, step=mirror_name)
+    outcome = Outcome.LINKED if symlink else Outcome.COPIED
+    return FileEvent(outcome, source.name, mirror_name, reason, made, dry_run, step=mirror_name)
