@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 from . import generational, plan
@@ -25,6 +25,7 @@ from .pairs import MirrorEntry, Pair
 from .paths import GENERATIONS_DIR
 from .report import FileEvent, Finding, Report, Verification
 from .rollback import roll_back
+from .runoptions import Options
 from .settle import Settled, Settler
 from .sources import (
     DEFAULT_IGNORE_PATTERNS,
@@ -60,38 +61,6 @@ UNMANAGED = "(unmanaged)"  # the source name of entries outside every source's p
 # Looked up once: an enum member read through its class is slow on Python 3.11, and these run per file.
 _FILE, _OK = FileType.FILE, Verdict.OK
 _DELETED, _UNMODIFIED = Outcome.DELETED, Outcome.UNMODIFIED
-
-
-@dataclass(frozen=True)
-class Options:
-    """One run's options, for collect, verify and repair alike; checked when built."""
-
-    dry_run: bool = False
-    clear: bool = False
-    delete: bool = False
-    checksum: bool = False
-    ignore_patterns: tuple[str, ...] = tuple(DEFAULT_IGNORE_PATTERNS)
-    follow_external: bool = False
-    workers: int = 1
-    link_style: LinkStyle | None = None
-    # Mirror prefixes of configured sources left out of this run: never orphans.
-    keep_prefixes: tuple[str, ...] = ()
-    # False: unmodified files are counted, not announced one by one.
-    list_unmodified: bool = True
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.workers, int) or self.workers < 1:
-            raise ValueError(f"Options.workers must be an int of 1 or more, not {self.workers!r}.")
-        if self.link_style is not None:
-            try:
-                object.__setattr__(self, "link_style", LinkStyle(self.link_style))
-            except ValueError:
-                styles = ", ".join(LinkStyle)
-                raise ValueError(f"Options.link_style must be one of {styles}, not {self.link_style!r}.") from None
-        if isinstance(self.ignore_patterns, str):
-            raise TypeError("Options.ignore_patterns must be a sequence of patterns, not one string.")
-        object.__setattr__(self, "ignore_patterns", tuple(self.ignore_patterns))
-        object.__setattr__(self, "keep_prefixes", tuple(self.keep_prefixes))
 
 
 Progress = Callable[[int], None]
