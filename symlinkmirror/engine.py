@@ -16,9 +16,10 @@ from dataclasses import replace
 from functools import partial
 
 from . import generational, plan
-from .apply import Applier, Events
+from .apply import Applier
 from .directories import Directory
 from .entries import is_temp
+from .finisher import Finisher, Progress
 from .listing import list_mirror
 from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
 from .pairs import MirrorEntry, Pair
@@ -36,7 +37,7 @@ from .sources import (
     reserved_prefixes,
 )
 from .storage import SymlinkOrCopyStorage
-from .vocab import FileType, LinkStyle, Outcome, Role, Verdict
+from .vocab import FileType, LinkStyle, Role, Verdict
 from .walk import Walk
 
 __all__ = [
@@ -60,10 +61,6 @@ __all__ = [
 UNMANAGED = "(unmanaged)"  # the source name of entries outside every source's prefix
 # Looked up once: an enum member read through its class is slow on Python 3.11, and these run per file.
 _FILE, _OK = FileType.FILE, Verdict.OK
-_DELETED, _UNMODIFIED = Outcome.DELETED, Outcome.UNMODIFIED
-
-
-Progress = Callable[[int], None]
 
 
 def collect(
@@ -79,7 +76,7 @@ def collect(
     run = _Run(sources, mirror, options)
     report = Report(dry_run=options.dry_run)
     started = time.monotonic()
-    finish = _Finisher(report, options, on_event, on_progress)
+    finish = Finisher(report, options, on_event, on_progress)
     if options.dry_run:
         run.collect(finish)
     else:
@@ -155,7 +152,7 @@ def rollback(
     run = _Run(chosen, mirror, options)
     report = Report(dry_run=options.dry_run)
     started = time.monotonic()
-    finish = _Finisher(report, options, on_event, on_progress)
+    finish = Finisher(report, options, on_event, on_progress)
     if options.dry_run:
         roll_back(run.context(finish), chosen)
     else:
@@ -164,55 +161,6 @@ def rollback(
     finish.flush()
     report.duration = time.monotonic() - started
     return report
-
-
-class _Finisher:
-    """Counts each step's events into the report, passes them on, and the progress in batches."""
-
-    BATCH = 256
-
-    def __init__(
-        self,
-        report: Report,
-        options: Options,
-        on_event: Callable[[FileEvent], None] | None,
-        on_progress: Progress | None,
-    ) -> None:
-        self.report = report
-        self.list_unmodified = options.list_unmodified
-        self.on_event = on_event
-        self.on_progress = on_progress
-        self.pending = 0
-
-    def __call__(self, events: Events | Settled) -> None:
-        if isinstance(events, Settled):
-            self.settled(events)
-            return
-        for event in events:
-            if event.action is not _DELETED:
-                self.pending += 1
-            self.report.add(event)
-            if self.on_event is not None and (self.list_unmodified or event.action is not _UNMODIFIED):
-                self.on_event(event)
-        if self.pending >= self.BATCH:
-            self.flush()
-
-    def settled(self, settled: Settled) -> None:
-        """Entries the walk settled itself: counted as unmodified, named only when asked to."""
-        source, prefix, names = settled
-        self.report.add_count(source, _UNMODIFIED, len(names))
-        self.pending += len(names)
-        if self.on_event is not None and self.list_unmodified:
-            dry_run = self.report.dry_run
-            for name in names:
-                self.on_event(FileEvent(_UNMODIFIED, source, prefix + name, dry_run=dry_run, step=prefix + name))
-        if self.pending >= self.BATCH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.on_progress is not None and self.pending:
-            self.on_progress(self.pending)
-        self.pending = 0
 
 
 class _Run:
@@ -234,7 +182,7 @@ class _Run:
         self.rules = plan.Rules(style, root, trusted, options.checksum, options.delete, coarse_mtime)
         self.prefixes = {source.prefix for source in sources} | set(options.keep_prefixes)
 
-    def collect(self, finish: _Finisher) -> None:
+    def collect(self, finish: Finisher) -> None:
         applier = Applier(
             self.mirror, self.rules, dry_run=self.options.dry_run, list_unmodified=self.options.list_unmodified
         )
@@ -258,7 +206,7 @@ class _Run:
             yield from audited if audited is not None else decided(self._walk(source), context.decide)
         yield from map(context.decide, self._unmanaged())
 
-    def context(self, finish: _Finisher | None, applier: Applier | None = None) -> generational.Context:
+    def context(self, finish: Finisher | None, applier: Applier | None = None) -> generational.Context:
         """What a run on a generational source needs of this one."""
 
         def run(pairs: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step]) -> None:
