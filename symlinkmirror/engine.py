@@ -18,12 +18,10 @@ from functools import partial
 from . import generational, plan
 from .apply import Applier
 from .directories import Directory
-from .entries import is_temp
 from .finisher import Finisher, Progress
-from .listing import list_mirror
-from .lock import LOCK_NAME, LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
-from .pairs import MirrorEntry, Pair
-from .paths import GENERATIONS_DIR
+from .lock import LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
+from .outside import clear_pairs, unmanaged
+from .pairs import Pair
 from .report import FileEvent, Finding, Report, Verification
 from .rollback import roll_back
 from .runoptions import Options
@@ -37,7 +35,7 @@ from .sources import (
     reserved_prefixes,
 )
 from .storage import SymlinkOrCopyStorage
-from .vocab import FileType, LinkStyle, Role, Verdict
+from .vocab import FileType, LinkStyle, Verdict
 from .walk import Walk
 
 __all__ = [
@@ -58,7 +56,6 @@ __all__ = [
     "verify",
 ]
 
-UNMANAGED = "(unmanaged)"  # the source name of entries outside every source's prefix
 # Looked up once: an enum member read through its class is slow on Python 3.11, and these run per file.
 _FILE, _OK = FileType.FILE, Verdict.OK
 
@@ -192,11 +189,11 @@ class _Run:
             if generational.collect(context, source):
                 continue
             if self.options.clear:
-                for pair in self._clear_pairs(source):
+                for pair in clear_pairs(self.root, source, self.prefixes):
                     finish(applier.apply(plan.clear(pair)))
             applier.run(self._walk(source), decide, finish, self.options.workers)
         if self.options.delete:
-            applier.run(self._unmanaged(), decide, finish)
+            applier.run(unmanaged(self.root, self.mirror, self.prefixes), decide, finish)
 
     def steps(self) -> Iterator[plan.Step | Settled]:
         """verify()'s steps: each source's (and a generational source's structure's), then the unmanaged entries'."""
@@ -204,7 +201,7 @@ class _Run:
         for source in self.sources:
             audited = generational.audit(context, source)
             yield from audited if audited is not None else decided(self._walk(source), context.decide)
-        yield from map(context.decide, self._unmanaged())
+        yield from map(context.decide, unmanaged(self.root, self.mirror, self.prefixes))
 
     def context(self, finish: Finisher | None, applier: Applier | None = None) -> generational.Context:
         """What a run on a generational source needs of this one."""
@@ -266,38 +263,6 @@ class _Run:
             pair.name = f"{prefix}/{pair.name}" if pair.name else prefix
             yield pair
 
-    def _clear_pairs(self, source: Source) -> Iterator[Pair]:
-        reserved = reserved_prefixes(source, self.prefixes)
-        directory = self.root.descend(source.prefix)
-        for base, dst in sorted(list_mirror(directory).items()):
-            name = source.mirror_name(base)
-            if (not source.prefix and base == LOCK_NAME and dst.kind is not FileType.SYMLINK) or any(
-                r == name or r.startswith(name + "/") for r in reserved
-            ):
-                continue
-            yield Pair(source, name, None, dst, directory=directory)
-
-    def _unmanaged(self) -> Iterator[Pair]:
-        """The entries outside every source's prefix (what the site saves through the storage itself)."""
-        if "" in self.prefixes or not os.path.isdir(self.root.real):
-            return
-        outsider = Source(UNMANAGED, self.mirror)
-        stack: list[tuple[Directory, str]] = [(self.root, "")]
-        while stack:
-            directory, rel = stack.pop()
-            subdirs = []
-            for base, dst in sorted(list_mirror(directory).items()):
-                name = f"{rel}/{base}" if rel else base
-                # The lock file and the generations are ours; a symlink planted at their names is an escape like any other.
-                ours = not rel and base in (LOCK_NAME, GENERATIONS_DIR) and dst.kind is not FileType.SYMLINK
-                if name in self.prefixes or ours:
-                    continue
-                if dst.kind is FileType.DIRECTORY and not is_temp(base):  # a temporary tree is one leftover
-                    subdirs.append((directory.child(base), name))
-                else:
-                    yield _outside(outsider, name, dst, directory)
-            stack.extend(reversed(subdirs))
-
 
 def _ignore(_value: object) -> None:
     pass
@@ -307,7 +272,3 @@ def decided(items: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step]
     """Each pair's step, and what the walk settled as it is."""
     for item in items:
         yield item if isinstance(item, Settled) else decide(item)
-
-
-def _outside(source: Source, name: str, dst: MirrorEntry, directory: Directory) -> Pair:
-    return Pair(source, name, None, dst, directory=directory, role=Role.UNMANAGED)
