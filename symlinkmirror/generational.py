@@ -1,11 +1,9 @@
-"""A run on a source that keeps generations: the plan applied in the next generation, what it keeps, the audit.
+"""A run on a source that keeps generations: the plan applied in the next generation, the audit.
 
 A run walks the generation served and builds the next only when a step first has
 to write; the plan decides every step, as for any source, and this module only
-chooses where the steps that write are carried out. What a new generation keeps:
-with --delete, a name the source no longer has stays in the first generation built
-without it (listed in that generation's .carried file), so a page fetched just
-before the switch still finds it, and goes with the next generation published.
+chooses where the steps that write are carried out. What a new generation keeps
+is carry.py's rule.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from .carry import Carry
 from .directories import Directory
 from .entries import GONE, describe
 from .generations import (
@@ -44,11 +43,10 @@ from .report import FileEvent, GenerationEvent
 from .settle import Settled
 from .sources import Source
 from .trees import differences, link_tree
-from .vocab import Action, EntryKind, GenerationAction, Outcome, Verdict
+from .vocab import Action, GenerationAction, Outcome, Verdict
 
 Events = list[FileEvent]
 Decide = Callable[[Pair], Step]
-RESTAMPED = "the copy's modification time is not its source's"
 LEFTOVER = "left by an interrupted run (a half-built generation, or a temporary entry)"
 NO_SYMLINKS = (
     "the mirror's filesystem cannot hold symlinks, and generations are served through one: set 'generations' to 0"
@@ -125,7 +123,7 @@ def _build(ctx: Context, source: Source, layout: Layout, state: State, base: Dir
     else:
         walked, against_empty, retarget = base or layout.generation(gid + PARTIAL), base is None, building.retarget
     building.walked = walked.real
-    carry = _Carry(ctx.decide, source.prefix, read_carried(layout, state.current), manifest, retarget)
+    carry = Carry(ctx.decide, source.prefix, read_carried(layout, state.current), manifest, retarget)
     try:
         ctx.run(ctx.walk(source, walked, against_empty), carry)
         if building.directory is not None:
@@ -178,7 +176,7 @@ class _Building:
 
 def _plan(ctx: Context, source: Source, layout: Layout, state: State, base: Directory | None) -> None:
     """A dry run: the plan against the generation served (or what the next would start from); nothing written."""
-    carry = _Carry(ctx.decide, source.prefix, read_carried(layout, state.current))
+    carry = Carry(ctx.decide, source.prefix, read_carried(layout, state.current))
     if state.served is Served.DIRECTORY and base is not None:
         pairs = ctx.walk(source, None, False)
     else:
@@ -189,52 +187,6 @@ def _plan(ctx: Context, source: Source, layout: Layout, state: State, base: Dire
         ctx.note(GenerationEvent(source.name, GenerationAction.PUBLISHED, "", state.current or "", dry_run=True))
     elif state.current is not None:
         ctx.note(GenerationEvent(source.name, GenerationAction.UNCHANGED, state.current, dry_run=True))
-
-
-WRITES = frozenset({Action.CREATE, Action.REPLACE, Action.DELETE, Action.RESTAMP, Action.CLEAN})
-
-
-class _Carry:
-    """The plan, with the rule of what a new generation keeps, and no copy shared with older ones touched in place.
-
-    retarget: moves a step that writes from the generation walked to the one being built.
-    """
-
-    def __init__(
-        self,
-        decide: Decide,
-        prefix: str,
-        carried: frozenset[str],
-        manifest: Manifest | None = None,
-        retarget: Callable[[Pair], None] | None = None,
-    ) -> None:
-        self.decide = decide
-        self.cut = len(prefix) + 1
-        self.carried = carried  # what the generation served carried: it goes now
-        self.manifest = manifest  # what this one carries: it goes with the next
-        self.retarget = retarget
-        self.due: list[str] = []  # in walk order: a directory after its contents
-        self.writes = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, pair: Pair) -> Step:
-        step = self.decide(pair)
-        if step.action is Action.RESTAMP:  # its inode may be an older generation's too: a new copy instead
-            step = Step(pair, Verdict.STALE_COPY, Action.REPLACE, RESTAMPED, EntryKind.COPY)
-        elif step.verdict is Verdict.ORPHAN and step.action is Action.DELETE:
-            name = pair.name[self.cut :]
-            with self.lock:
-                if name in self.carried:
-                    self.due.append(name)
-                elif self.manifest is not None:
-                    self.manifest.add(name)
-            return Step(pair, Verdict.OK, Action.NONE)
-        if step.action in WRITES:
-            with self.lock:
-                self.writes += 1
-            if self.retarget is not None:
-                self.retarget(pair)
-        return step
 
 
 def _drop(
