@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from functools import partial
 
-from . import generational, plan
+from . import generation_audit, generational, plan
 from .apply import Applier
 from .directories import Directory
 from .finisher import Finisher, Progress
@@ -199,7 +199,7 @@ class _Run:
         """verify()'s steps: each source's (and a generational source's structure's), then the unmanaged entries'."""
         context = self.context(None, None)
         for source in self.sources:
-            audited = generational.audit(context, source)
+            audited = generation_audit.audit(context, source)
             yield from audited if audited is not None else decided(self._walk(source), context.decide)
         yield from map(context.decide, unmanaged(self.root, self.mirror, self.prefixes))
 

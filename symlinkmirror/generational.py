@@ -1,9 +1,9 @@
-"""A run on a source that keeps generations: the plan applied in the next generation, the audit.
+"""A run on a source that keeps generations: the plan applied in the next generation, or a dry run of it.
 
 A run walks the generation served and builds the next only when a step first has
 to write; the plan decides every step, as for any source, and this module only
 chooses where the steps that write are carried out. What a new generation keeps
-is carry.py's rule.
+is carry.py's rule; verify()'s audit of such a source is generation_audit.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import errno
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from .carry import Carry
@@ -27,7 +27,6 @@ from .generations import (
     exchange,
     inspect,
     new_id,
-    prunable,
     prune,
     publish,
     read_carried,
@@ -37,17 +36,16 @@ from .generations import (
     start,
 )
 from .pairs import Pair
-from .paths import containing_root, fresh_temp_base, is_within
-from .plan import Rules, Step, escaping_detail
+from .paths import fresh_temp_base
+from .plan import Rules, Step
 from .report import FileEvent, GenerationEvent
 from .settle import Settled
 from .sources import Source
 from .trees import differences, link_tree
-from .vocab import Action, GenerationAction, Outcome, Verdict
+from .vocab import GenerationAction, Outcome, Verdict
 
 Events = list[FileEvent]
 Decide = Callable[[Pair], Step]
-LEFTOVER = "left by an interrupted run (a half-built generation, or a temporary entry)"
 NO_SYMLINKS = (
     "the mirror's filesystem cannot hold symlinks, and generations are served through one: set 'generations' to 0"
 )
@@ -249,81 +247,3 @@ def _in_place(ctx: Context, source: Source, layout: Layout, state: State) -> boo
         remove_home(layout)
     ctx.note(GenerationEvent(source.name, GenerationAction.IN_PLACE, "", state.current, dry_run=ctx.dry_run))
     return True
-
-
-# verify()
-
-
-def audit(ctx: Context, source: Source) -> Iterator[Step | Settled] | None:
-    """verify()'s steps for source if it keeps generations (or kept them): its structure's, then its entries'."""
-    layout = Layout(ctx.root, source.prefix)
-    state = inspect(layout)
-    if not source.generations and state.served is not Served.GENERATION and not (state.complete or state.leftovers):
-        return None
-    return _audit(ctx, source, layout, state)
-
-
-def _audit(ctx: Context, source: Source, layout: Layout, state: State) -> Iterator[Step | Settled]:
-    for verdict, name, detail in findings(source, layout, state, ctx):
-        yield Step(Pair(source, name, None, None), verdict, Action.NONE, detail)
-    carried = read_carried(layout, state.current) if source.generations else frozenset()
-    cut = len(source.prefix) + 1
-    if state.current is not None:
-        pairs = ctx.walk(source, layout.generation(state.current), False)
-    elif state.served is Served.DIRECTORY or not source.generations:
-        pairs = ctx.walk(source, None, False)
-    else:  # nothing served: every file is missing
-        pairs = ctx.walk(source, layout.home.child("next"), True)
-    for pair in pairs:
-        if isinstance(pair, Settled):
-            yield pair  # right as it is
-            continue
-        step = ctx.decide(pair)
-        if step.verdict is Verdict.ORPHAN and pair.name[cut:] in carried:
-            step = Step(pair, Verdict.OK, Action.NONE, "kept from the generation before")
-        yield step
-
-
-def findings(source: Source, layout: Layout, state: State, ctx: Context) -> list[tuple[Verdict, str, str]]:
-    """What is wrong with the structure: the prefix, the generations kept, what interrupted runs left."""
-    found = [(Verdict.GENERATION, f"{layout.home_name}/{name}", LEFTOVER) for name in state.leftovers]
-    if source.generations and not ctx.symlinks:
-        return [(Verdict.GENERATION, source.prefix, NO_SYMLINKS), *found]
-    if not source.generations:
-        if state.served is Served.GENERATION:
-            detail = (
-                f"served from the generation '{state.current}', but SYMLINKMIRROR_SOURCES[{source.name!r}] keeps "
-                "no generations (the next collectmirror puts it back in place)"
-            )
-            found.insert(0, (Verdict.GENERATION, source.prefix, detail))
-        elif state.complete:
-            detail = f"{len(state.complete)} generation(s) of a source that keeps none"
-            found.append((Verdict.GENERATION, layout.home_name, detail))
-        return found
-    prefix = _served_finding(source, layout, state, ctx.rules)
-    if prefix is not None:
-        found.insert(0, prefix)
-    extra = prunable(state, source.generations)
-    if extra:
-        detail = (
-            f"{len(state.complete)} generations kept, more than the {source.generations} of "
-            f"SYMLINKMIRROR_SOURCES[{source.name!r}]['generations']: {', '.join(repr(gid) for gid in extra)} would go"
-        )
-        found.append((Verdict.GENERATION, layout.home_name, detail))
-    return found
-
-
-def _served_finding(source: Source, layout: Layout, state: State, rules: Rules) -> tuple[Verdict, str, str] | None:
-    if state.served is Served.FOREIGN:
-        resolved = os.path.realpath(os.path.join(layout.parent.real, layout.base))
-        if not is_within(resolved, rules.mirror_root) and containing_root(resolved, rules.trusted) is None:
-            return Verdict.ESCAPING_LINK, source.prefix, escaping_detail(resolved)
-    details = {
-        Served.DIRECTORY: "a directory, not yet a symlink to a generation (the next collectmirror publishes one)",
-        Served.DANGLING: f"a symlink to the generation '{state.link}', which is not there",
-        Served.FOREIGN: f"a symlink to '{state.link}', not to one of its generations",
-        Served.OTHER: "not a symlink to one of its generations",
-        Served.MISSING: "missing, though generations are kept: none is served" if state.complete else "",
-    }
-    detail = details.get(state.served, "")
-    return (Verdict.GENERATION, source.prefix, detail) if detail else None

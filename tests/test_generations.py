@@ -21,7 +21,8 @@ from django.core.management.base import CommandError
 from werkzeug import Response
 
 from symlinkmirror import engine, generations
-from symlinkmirror.generational import LEFTOVER, NO_SYMLINKS
+from symlinkmirror.generation_audit import LEFTOVER
+from symlinkmirror.generational import NO_SYMLINKS
 from symlinkmirror.paths import GENERATIONS_DIR, TEMP_PREFIX
 from symlinkmirror.report import GenerationEvent
 from symlinkmirror.sources import Source
