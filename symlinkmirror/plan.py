@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .entries import describe, is_temp
 from .pairs import MirrorEntry, Pair, SourceEntry
@@ -116,10 +116,9 @@ def _copy(pair: Pair, src: SourceEntry, dst: MirrorEntry, rules: Rules, made: En
         dev, ino = src.inode()
         if (st.st_dev, st.st_ino) == (dev, ino):
             return _ok(pair)
-        # Any other file is a copy, compared as one: what a link falls back to across
-        # filesystems, or where the kernel refuses one (EPERM: protected_hardlinks, an
-        # immutable source; EMLINK). Called a mismatch, it would be replaced every run.
-        # A stale one is re-made as a hard link where one can be made.
+        if st.st_dev == dev:
+            return _same_filesystem_copy(pair, src, dst, st, made)
+        # Across filesystems a hard link cannot be made: the entry is a copy, compared as one.
     size, mtime_ns = src.stat()
     stale = Step(pair, Verdict.STALE_COPY, Action.REPLACE, "the copy differs from its source", made)
     if st.st_size != size:
@@ -131,6 +130,21 @@ def _copy(pair: Pair, src: SourceEntry, dst: MirrorEntry, rules: Rules, made: En
     if st.st_mtime_ns == mtime_ns or (rules.coarse_mtime and same_mtime(st.st_mtime_ns, mtime_ns)):
         return _ok(pair)
     return stale
+
+
+def _same_filesystem_copy(pair: Pair, src: SourceEntry, dst: MirrorEntry, st: Any, made: EntryKind) -> Step:
+    """Another file where the hard link belongs, on its filesystem: kept only if its bytes are the source's.
+
+    It is the copy made where the kernel refused a link (EPERM: protected_hardlinks,
+    an immutable source; EMLINK), which a mismatch would replace every run; or the
+    old inode a rename over the source left behind, whose size and mtime may both
+    still match (rsync -a, cp -p keep the mtime): only the bytes tell them apart.
+    A stale one is re-made, as a hard link where one can be made.
+    """
+    size, mtime_ns = src.stat()
+    if st.st_size != size or not dst.same_bytes(src):
+        return Step(pair, Verdict.STALE_COPY, Action.REPLACE, "the copy differs from its source", made)
+    return Step(pair, Verdict.OK, Action.NONE if st.st_mtime_ns == mtime_ns else Action.RESTAMP)
 
 
 def _bad_link(dst: MirrorEntry, src: SourceEntry, rules: Rules, *, wanted: bool) -> tuple[Verdict, str]:

@@ -356,6 +356,29 @@ def test_a_copy_made_where_the_kernel_refuses_a_hard_link_converges(media_tree, 
     assert entry.stat().st_ino == source.stat().st_ino  # re-made as a hard link, now that one can be made
 
 
+def test_hard_style_sees_new_bytes_renamed_over_its_source_with_the_old_size_and_mtime(media_tree, tmp_path):
+    # The hard link is the old inode once a deploy renames new bytes over the source;
+    # rsync -a keeps the mtime, and a version string keeps the size: only the bytes differ.
+    source = media_tree.media / "a.txt"
+    run("collectmirror", "--link-style", "hard", "--clear", "--noinput")
+    entry = media_tree.mirror / "media" / "a.txt"
+    assert entry.stat().st_ino == source.stat().st_ino
+    st = source.stat()
+    staged = source.with_name(".a.txt.tmp")
+    staged.write_text("A.TXT")
+    os.utime(staged, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(staged, source)
+    urls = tmp_path / "changed-urls.txt"
+
+    found, _error = failing("verifymirror", "--link-style", "hard")
+    run("collectmirror", "--link-style", "hard", "--changed-urls", str(urls))
+
+    assert "stale-copy" in "\n".join(found)
+    assert urls.read_text().splitlines() == ["/media/a.txt"]
+    assert entry.read_text() == "A.TXT"
+    assert entry.stat().st_ino == source.stat().st_ino
+
+
 def test_clear_lists_each_changed_url_once(media_tree, tmp_path):
     urls = tmp_path / "changed-urls.txt"
 
@@ -364,7 +387,7 @@ def test_clear_lists_each_changed_url_once(media_tree, tmp_path):
     expected = ["/media/a.txt", "/media/b.txt", "/media/photos/c.jpg"]
     assert urls.read_text().splitlines() == expected
     changed = json.loads("\n".join(lines))["changed"]
-    assert [(change["url"], change["action"]) for change in changed] == [(url, "deleted") for url in expected]
+    assert [(change["url"], change["action"]) for change in changed] == [(url, "replaced") for url in expected]
 
 
 def test_the_dry_run_of_clear_lists_each_changed_url_once(media_tree, tmp_path):
