@@ -44,8 +44,10 @@ class Publisher:
         self.changed_urls = changed_urls
         self.show_changes = show_changes
         self.changes: list[dict[str, str]] = []  # for --json: one per changed name, as --changed-urls lists them
-        # --clear deletes an entry, then makes it again: its name is listed once, at its first change.
-        self.listed: set[str] = set()
+        # Names deleted so far, with their place in changes (-1 without --json): a name
+        # deleted and then made again (--clear) is one change, listed once. Only deletions
+        # are remembered, so a first run of millions of files holds no name.
+        self.deleted: dict[str, int] = {}
         self.backends: dict[str, purge.PurgeBackend] | None = None
         if purge_after:
             self.backends = self.purge_backends()
@@ -111,18 +113,30 @@ class Publisher:
     def on_event(self, event: FileEvent) -> None:
         if self.backends is not None and purge.should_purge(event.action):
             self.to_purge.append(self.mirror.url(event.name))
-        if event.changed and event.name not in self.listed:
-            self.listed.add(event.name)
-            if self.urls is not None:
-                self.urls.write(self.mirror.url(event.name) + "\n")
-            if self.as_json:
-                url = self.mirror.url(event.name) if self.mirror.base_url is not None else None
-                name = strict_utf8(event.name)
-                self.changes.append({"name": name, "url": url, "action": event.action, "verdict": event.verdict})
+        if event.changed:
+            self.list_change(event)
         if event.action is Outcome.FAILED:
             self.command.stderr.write(event.message)
         elif not self.as_json and self.verbosity >= (1 if self.show_changes and _shown(event) else event.level):
             self.command.stdout.write(event.message)
+
+    def list_change(self, event: FileEvent) -> None:
+        """One line of --changed-urls and one entry of --json's "changed" per name and run."""
+        earlier = self.deleted.get(event.name)
+        if earlier is not None:
+            if earlier >= 0 and event.action is not Outcome.DELETED:
+                self.changes[earlier]["action"] = Outcome.REPLACED  # deleted, then made anew: it serves other bytes
+            return
+        if self.urls is not None:
+            self.urls.write(self.mirror.url(event.name) + "\n")
+        index = -1
+        if self.as_json:
+            url = self.mirror.url(event.name) if self.mirror.base_url is not None else None
+            name = strict_utf8(event.name)
+            index = len(self.changes)
+            self.changes.append({"name": name, "url": url, "action": event.action, "verdict": event.verdict})
+        if event.action is Outcome.DELETED:
+            self.deleted[event.name] = index
 
 
 def _shown(event: FileEvent) -> bool:
