@@ -70,24 +70,7 @@ def sources() -> dict[str, dict[str, Any]]:
         raise ImproperlyConfigured(
             "SYMLINKMIRROR_SOURCES must be a non-empty dict of {name: {'storage': alias, 'prefix': path}}."
         )
-    normalised = {}
-    for name, spec in value.items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("storage"), str):
-            raise ImproperlyConfigured(f"SYMLINKMIRROR_SOURCES[{name!r}] must be a dict with a 'storage' alias.")
-        prefix = spec.get("prefix", name)
-        if not isinstance(prefix, str) or "\x00" in prefix or ".." in prefix.split("/"):
-            raise ImproperlyConfigured(
-                f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] must be a path inside the mirror, without '..', like 'media'."
-            )
-        prefix = posixpath.normpath("/" + prefix).strip("/")  # 'a//b/', '/a', './a' -> 'a/b', 'a', 'a'
-        if prefix.split("/")[0] == GENERATIONS_DIR:
-            raise ImproperlyConfigured(
-                f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] may not start with {GENERATIONS_DIR!r}: the mirror keeps generations there."
-            )
-        normalised[str(name)] = {"storage": spec["storage"], "prefix": prefix}
-        generations = _generations(str(name), spec.get("generations"), prefix)
-        if generations:
-            normalised[str(name)]["generations"] = generations
+    normalised = {str(name): _source(str(name), spec) for name, spec in value.items()}
     # Each source owns its prefix alone: an equal or nested one would make one
     # source's run replace or delete the other's entries.
     by_prefix = sorted(normalised.items(), key=lambda item: item[1]["prefix"])
@@ -97,6 +80,29 @@ def sources() -> dict[str, dict[str, Any]]:
                 f"SYMLINKMIRROR_SOURCES[{name_a!r}] and [{name_b!r}] have the prefixes {a['prefix']!r} and "
                 f"{b['prefix']!r}: give each source its own directory, neither inside the other."
             )
+    return normalised
+
+
+def _source(name: str, spec: Any) -> dict[str, Any]:
+    """One source's spec, checked and normalised."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not isinstance(spec, dict) or not isinstance(spec.get("storage"), str):
+        raise ImproperlyConfigured(f"SYMLINKMIRROR_SOURCES[{name!r}] must be a dict with a 'storage' alias.")
+    prefix = spec.get("prefix", name)
+    if not isinstance(prefix, str) or "\x00" in prefix or ".." in prefix.split("/"):
+        raise ImproperlyConfigured(
+            f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] must be a path inside the mirror, without '..', like 'media'."
+        )
+    prefix = posixpath.normpath("/" + prefix).strip("/")  # 'a//b/', '/a', './a' -> 'a/b', 'a', 'a'
+    if prefix.split("/")[0] == GENERATIONS_DIR:
+        raise ImproperlyConfigured(
+            f"SYMLINKMIRROR_SOURCES[{name!r}]['prefix'] may not start with {GENERATIONS_DIR!r}: the mirror keeps generations there."
+        )
+    normalised: dict[str, Any] = {"storage": spec["storage"], "prefix": prefix}
+    generations = _generations(name, spec.get("generations"), prefix)
+    if generations:
+        normalised["generations"] = generations
     return normalised
 
 
