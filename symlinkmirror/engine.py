@@ -70,18 +70,7 @@ def collect(
 ) -> Report:
     """Make the mirror hold every source file, linked or copied, and report each change."""
     options = options or Options()
-    run = _Run(sources, mirror, options)
-    report = Report(dry_run=options.dry_run)
-    started = time.monotonic()
-    finish = Finisher(report, options, on_event, on_progress)
-    if options.dry_run:
-        run.collect(finish)
-    else:
-        with mirror_lock(os.fspath(mirror.location)):
-            run.collect(finish)
-    finish.flush()
-    report.duration = time.monotonic() - started
-    return report
+    return _reported(_Run(sources, mirror, options), on_event, on_progress, _Run.collect)
 
 
 def repair(
@@ -146,15 +135,27 @@ def rollback(
         raise MirrorError(
             f"No source to roll back: {names} keep(s) no generations. Set SYMLINKMIRROR_SOURCES[name]['generations']."
         )
-    run = _Run(chosen, mirror, options)
+    return _reported(
+        _Run(chosen, mirror, options), on_event, on_progress, lambda run, finish: roll_back(run.context(finish), chosen)
+    )
+
+
+def _reported(
+    run: _Run,
+    on_event: Callable[[FileEvent], None] | None,
+    on_progress: Progress | None,
+    body: Callable[[_Run, Finisher], None],
+) -> Report:
+    """body's report: under the mirror's lock unless it is a dry run, timed, its progress flushed."""
+    options = run.options
     report = Report(dry_run=options.dry_run)
     started = time.monotonic()
     finish = Finisher(report, options, on_event, on_progress)
     if options.dry_run:
-        roll_back(run.context(finish), chosen)
+        body(run, finish)
     else:
-        with mirror_lock(os.fspath(mirror.location)):
-            roll_back(run.context(finish), chosen)
+        with mirror_lock(os.fspath(run.mirror.location)):
+            body(run, finish)
     finish.flush()
     report.duration = time.monotonic() - started
     return report
