@@ -90,9 +90,15 @@ def stage_hardlink(real_source: str, dir_fd: int) -> str:
 
 
 def stage_copy(
-    dir_fd: int, *, mode: int, real_source: str | None = None, content: Any = None, mtime_ns: int | None = None
+    dir_fd: int,
+    *,
+    mode: int,
+    real_source: str | None = None,
+    source_fd: int | None = None,
+    content: Any = None,
+    mtime_ns: int | None = None,
 ) -> str:
-    """A copy under a fresh temporary name in dir_fd, from a trusted file or from content's chunks.
+    """A copy under a fresh temporary name in dir_fd, from a trusted file, an open regular file or content's chunks.
 
     A source rewritten while it was read is refused (EAGAIN), never published
     with mixed bytes. mode is set on the copy whatever the umask.
@@ -103,6 +109,8 @@ def stage_copy(
     try:
         if real_source is not None:
             _copy_from_path(real_source, fd)
+        elif source_fd is not None:
+            _copy_from_fd(source_fd, fd)
         else:
             _copy_from_chunks(content, fd)
         _chmod(fd, mode)
@@ -127,18 +135,32 @@ def _chmod(fd: int, mode: int) -> None:
 def _copy_from_path(real_source: str, out_fd: int) -> None:
     in_fd, before = open_regular(real_source)
     try:
-        try:
-            # The kernel copies without passing the bytes through Python.
-            while os.sendfile(out_fd, in_fd, None, 1 << 24):
-                pass
-        except OSError as exc:
-            if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP) or os.lseek(out_fd, 0, os.SEEK_CUR):
-                raise
-            while chunk := os.read(in_fd, CHUNK):
-                os.write(out_fd, chunk)
+        _send(in_fd, out_fd)
     finally:
         os.close(in_fd)
-    after = os.stat(real_source)
+    _check_unchanged(before, os.stat(real_source))
+
+
+def _copy_from_fd(in_fd: int, out_fd: int) -> None:
+    """From an open regular file (read from its start); a rewrite while it was read is refused."""
+    before = os.fstat(in_fd)
+    _send(in_fd, out_fd)
+    _check_unchanged(before, os.fstat(in_fd))
+
+
+def _send(in_fd: int, out_fd: int) -> None:
+    try:
+        # The kernel copies without passing the bytes through Python.
+        while os.sendfile(out_fd, in_fd, None, 1 << 24):
+            pass
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP) or os.lseek(out_fd, 0, os.SEEK_CUR):
+            raise
+        while chunk := os.read(in_fd, CHUNK):
+            os.write(out_fd, chunk)
+
+
+def _check_unchanged(before: os.stat_result, after: os.stat_result) -> None:
     if _version(after) != _version(before):
         raise OSError(errno.EAGAIN, "The source file changed while it was being copied; run again to copy it")
 

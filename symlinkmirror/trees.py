@@ -7,6 +7,7 @@ parents (directories.py), never following a symlink, never recursing.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -20,8 +21,10 @@ def link_tree(source: Directory, target: Directory) -> None:
     """Fill the empty directory target with hard links of every entry under source; directories are made anew.
 
     A symlink is linked as itself (one inode: its target and its mtime come with
-    it), never followed. Temporary entries stay behind, and so does whatever cannot
-    be linked (a FIFO, an inode at its link limit): the plan makes what is missing.
+    it), never followed. A file that cannot be linked (an inode at its link limit,
+    an immutable one) is copied, with its mode and mtime: the plan ran against
+    source, where it is right, so the new tree must hold it too. Temporary entries
+    and what is neither a file nor a link (a FIFO) stay behind.
     """
     stack: list[tuple[Directory, Directory, int | None]] = [(source, target, None)]
     while stack:
@@ -57,6 +60,29 @@ def _link(name: str, src_fd: int, dst_fd: int, symlink: bool) -> None:
         if symlink:  # a filesystem that cannot hard-link a symlink: the same one made again, with its mtime
             st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
             entries.symlink_new(os.readlink(name, dir_fd=src_fd), name, dst_fd, st.st_mtime_ns)
+        else:
+            _copy(name, src_fd, dst_fd)
+
+
+def _copy(name: str, src_fd: int, dst_fd: int) -> None:
+    """A copy of the regular file name, staged and renamed in: its mode (never more readable) and mtime kept."""
+    try:
+        fd, st = entries.open_regular(name, src_fd, follow=False)
+    except OSError as exc:
+        if exc.errno in entries.GONE or exc.errno in (errno.ELOOP, errno.EINVAL):
+            return  # gone, or swapped for a link or a FIFO since it was listed: the plan makes it
+        raise
+    try:
+        tmp = entries.stage_copy(
+            dst_fd, mode=entries.copy_mode(st.st_mode, None), source_fd=fd, mtime_ns=st.st_mtime_ns
+        )
+    finally:
+        os.close(fd)
+    try:
+        entries.commit(tmp, name, dst_fd, replace=False)
+    except BaseException:
+        entries.discard(tmp, dst_fd)
+        raise
 
 
 def remove_tree(directory: Directory, name: str) -> None:

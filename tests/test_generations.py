@@ -10,7 +10,11 @@ import io
 import json
 import os
 import re
+import stat
+import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -120,6 +124,16 @@ def publish_changes(site: Site, count: int) -> list[str]:
         rewrite(site.static / "css" / "app.css", f"change {index}")
         collect(site, delete=True)
     return site.ids()
+
+
+@contextmanager
+def immutable(path: Path) -> Iterator[None]:
+    """chattr +i: link(2) of the file fails with EPERM, and nothing is made or renamed in the directory."""
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
 
 
 # The layout and the switch.
@@ -284,6 +298,25 @@ def test_the_generation_served_is_never_written_whatever_the_next_one_changes(si
     assert (served / "fresh" / "deep" / "new.js").read_text() == "new"
     assert not (served / "planted.css").is_symlink()
     assert findings(site) == [("stale-copy", "static/css/app.css", "the copy differs from its source")]
+
+
+def test_a_file_that_cannot_be_hard_linked_is_copied_into_the_new_generation_with_its_mode_and_mtime(site):
+    collect(site)
+    first = site.served()
+    served = site.entry(first, "app.js")
+    os.chmod(served, 0o640)
+    with immutable(served):  # link(2) fails with EPERM, as at an inode's link limit
+        rewrite(site.static / "css" / "app.css", "v2")
+        collect(site)
+        second = site.served()
+
+        copy = site.entry(second, "app.js")
+        assert second != first
+        assert copy.read_text() == "run()" and not os.path.samestat(copy.stat(), served.stat())
+        assert stat.S_IMODE(copy.stat().st_mode) == 0o640
+        assert copy.stat().st_mtime_ns == served.stat().st_mtime_ns
+        assert not [name for name in os.listdir(site.home() / second) if name.startswith(TEMP_PREFIX)]
+        assert findings(site) == []
 
 
 def test_checksum_gives_a_new_copy_instead_of_restamping_one_an_older_generation_shares(site):
