@@ -6,6 +6,7 @@ two generations is an event, so --changed-urls and --purge name its URL.
 
 from __future__ import annotations
 
+from .entries import describe
 from .generational import Context
 from .generations import Layout, inspect, prune, switch
 from .generations import counter as id_counter
@@ -19,7 +20,9 @@ from .vocab import EntryKind, GenerationAction, Outcome
 def roll_back(ctx: Context, sources: list[Source]) -> None:
     """Serve each source's generation before the one it serves: one switch, each entry that differs an event.
 
-    A source with no older generation is left as it is, unless none has one.
+    A source with no older generation is left as it is, unless none has one. A
+    source whose switch fails is a failure, and the one it serves stays served;
+    the others are still switched, and their entries are events only once they are.
     """
     moves = [(source, _rollback_move(ctx, source)) for source in sources]  # all checked before any is switched
     if all(isinstance(move, str) for _source, move in moves):
@@ -30,13 +33,23 @@ def roll_back(ctx: Context, sources: list[Source]) -> None:
             ctx.note(GenerationEvent(source.name, GenerationAction.KEPT, current, dry_run=ctx.dry_run))
             continue
         layout, current, target = move
+        if not ctx.dry_run:
+            try:
+                switch(layout, target, current)
+            except OSError as exc:
+                reason = f"could not be rolled back to '{target}': {describe(exc)}"
+                ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, reason)])
+                continue
         reason = f"rolled back to '{target}'"
         for name, change, symlink in differences(layout.generation(current), layout.generation(target)):
             ctx.finish([_rollback_event(source, name, change, symlink, reason, ctx.dry_run)])
         pruned: tuple[str, ...] = ()
         if not ctx.dry_run:
-            switch(layout, target, current)
-            pruned = prune(layout, source.generations)
+            try:
+                pruned = prune(layout, source.generations)
+            except OSError as exc:  # switched back all the same
+                reason = f"rolled back, but its older generations could not be pruned: {describe(exc)}"
+                ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, reason)])
         ctx.note(GenerationEvent(source.name, GenerationAction.ROLLED_BACK, target, current, pruned, ctx.dry_run))
 
 

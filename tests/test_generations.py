@@ -950,6 +950,26 @@ def test_collectmirror_rollback_switches_back_and_lists_the_urls_that_differ(con
     assert lines[-1] == "0 files linked, 0 copied, 1 replaced, 0 unmodified, 1 deleted, 0 skipped, 0 failed."
 
 
+def test_a_rollback_whose_switch_fails_for_one_source_still_switches_the_others_and_lists_their_urls(
+    configured, tmp_path
+):
+    command("collectmirror")
+    first_media = os.readlink(configured.mirror / "media")
+    (configured.media / "b.jpg").write_bytes(b"jpeg b")
+    rewrite(configured.static / "site.css", "v2")
+    command("collectmirror")
+    static_home = configured.mirror / GENERATIONS_DIR / "static"
+    served = os.readlink(configured.mirror / "static")
+    urls = tmp_path / "urls.txt"
+
+    with immutable(static_home), pytest.raises(CommandError, match=r"1 file\(s\) failed"):
+        command("collectmirror", "--rollback", "--changed-urls", str(urls))
+
+    assert os.readlink(configured.mirror / "media") == first_media
+    assert os.readlink(configured.mirror / "static") == served
+    assert urls.read_text().splitlines() == ["/media/b.jpg"]
+
+
 def test_collectmirror_rollback_of_a_source_that_keeps_no_generations_is_a_command_error(configured, settings):
     settings.SYMLINKMIRROR_SOURCES = {"media": {"storage": "default", "prefix": "media"}}
 
