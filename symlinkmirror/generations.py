@@ -2,7 +2,8 @@
 
 <mirror>/<prefix> is a symlink to .generations/<prefix>/<id>. A generation is built
 beside the others as <id>.partial and renamed to <id> once whole; <id>.carried lists
-the names it kept only because the one before it had them; 'previous' is a symlink
+the names it kept only because the one before it had them; <id>.withdrawn marks a
+generation a rollback left, never to be rolled back to; 'previous' is a symlink
 to the generation served before the current one. Everything is done relative to
 directory descriptors opened with O_NOFOLLOW, as in entries.py: the mirror is
 hostile ground. Copying and comparing whole trees is trees.py's.
@@ -32,6 +33,7 @@ from .vocab import FileType
 
 PARTIAL = ".partial"
 CARRIED = ".carried"
+WITHDRAWN = ".withdrawn"
 PREVIOUS = "previous"
 _ID = re.compile(r"(\d{8,})-\d{8}T\d{6}Z")
 _RENAME_EXCHANGE = 2  # <linux/fs.h>
@@ -86,6 +88,7 @@ class State:
     current: str | None = None  # the generation it leads to
     complete: list[str] = field(default_factory=list)  # oldest first
     leftovers: list[str] = field(default_factory=list)  # half-built generations, temporary and stray entries
+    withdrawn: set[str] = field(default_factory=set)  # generations a rollback left: never rolled back to
     previous: str | None = None
     highest: int = 0  # the highest counter used, half-built ones included: a name is never used twice
 
@@ -93,21 +96,25 @@ class State:
 def inspect(layout: Layout) -> State:
     """What is published at the prefix, and what its generations' folder holds."""
     state = State()
-    manifests = []
+    manifests, markers = [], []
     for name, entry in sorted(list_mirror(layout.home).items()):
-        gid = name.removesuffix(PARTIAL).removesuffix(CARRIED)
+        gid = name.removesuffix(PARTIAL).removesuffix(CARRIED).removesuffix(WITHDRAWN)
         number = counter(gid)
         state.highest = max(state.highest, number or 0)
         if number is not None and name == gid and entry.kind is FileType.DIRECTORY:
             state.complete.append(name)
         elif number is not None and name.endswith(CARRIED) and entry.kind is FileType.FILE:
             manifests.append(gid)
+        elif number is not None and name.endswith(WITHDRAWN) and entry.kind is FileType.FILE:
+            markers.append(gid)
         elif name == PREVIOUS and entry.kind is FileType.SYMLINK:
             state.previous = entry.target()
         else:
             state.leftovers.append(name)
     state.complete.sort(key=lambda gid: counter(gid) or 0)
     state.leftovers += [gid + CARRIED for gid in manifests if gid not in state.complete]
+    state.leftovers += [gid + WITHDRAWN for gid in markers if gid not in state.complete]
+    state.withdrawn = {gid for gid in markers if gid in state.complete}
     at_prefix = lookup(layout.parent, layout.base)
     if at_prefix is None:
         return state
@@ -141,6 +148,7 @@ def prune(layout: Layout, keep: int) -> tuple[str, ...]:
     doomed = prunable(state, keep)
     for gid in doomed:
         remove(layout.home, gid + CARRIED)
+        remove(layout.home, gid + WITHDRAWN)
         remove(layout.home, gid)
     return tuple(doomed)
 
@@ -246,6 +254,25 @@ def _renameat2() -> Callable[..., int] | None:
     function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     function.restype = ctypes.c_int
     return function  # type: ignore[no-any-return]
+
+
+def withdraw(layout: Layout, gid: str, replacement: str) -> None:
+    """Mark gid withdrawn (a rollback leaves it): written beside its final name and renamed there."""
+    home = layout.home.fd()
+    tmp = fresh_temp_base()
+    try:
+        with os.fdopen(os.open(tmp, entries.NEW_FILE_FLAGS, 0o600, dir_fd=home), "wb") as marker:
+            marker.write(os.fsencode(f"rolled back to {replacement}\n"))
+            marker.flush()
+            os.fsync(marker.fileno())
+        os.replace(tmp, gid + WITHDRAWN, src_dir_fd=home, dst_dir_fd=home)
+    except BaseException:
+        entries.discard(tmp, home)
+        raise
+
+
+def unwithdraw(layout: Layout, gid: str) -> None:
+    entries.discard(gid + WITHDRAWN, layout.home.fd())
 
 
 def read_carried(layout: Layout, gid: str | None) -> frozenset[str]:

@@ -1,14 +1,17 @@
 """collectmirror --rollback: each source that keeps generations served from the one before, in one switch.
 
 Nothing is built and no source is walked: every entry that differs between the
-two generations is an event, so --changed-urls and --purge name its URL.
+two generations is an event, so --changed-urls and --purge name its URL. The
+generation rolled back from is withdrawn (generations.withdraw): never served again by a rollback.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from .entries import describe
 from .generational import Context
-from .generations import Layout, inspect, prune, switch
+from .generations import Layout, inspect, prune, switch, unwithdraw, withdraw
 from .generations import counter as id_counter
 from .lock import MirrorError
 from .report import FileEvent, GenerationEvent
@@ -35,7 +38,13 @@ def roll_back(ctx: Context, sources: list[Source]) -> None:
         layout, current, target = move
         if not ctx.dry_run:
             try:
-                switch(layout, target, current)
+                withdraw(layout, current, target)  # first: a crash after the switch never leaves it to roll back to
+                try:
+                    switch(layout, target, current)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        unwithdraw(layout, current)  # still served
+                    raise
             except OSError as exc:
                 reason = f"could not be rolled back to '{target}': {describe(exc)}"
                 ctx.finish([FileEvent(Outcome.FAILED, source.name, source.prefix, reason)])
@@ -54,7 +63,11 @@ def roll_back(ctx: Context, sources: list[Source]) -> None:
 
 
 def _rollback_move(ctx: Context, source: Source) -> tuple[Layout, str, str] | str:
-    """(layout, the generation served, the one before it), or why there is none."""
+    """(layout, the generation served, the newest complete one before it not withdrawn), or why there is none.
+
+    A generation a rollback left is withdrawn: never rolled back to, so rolling
+    back after the next deploy goes past it, and rolling back again goes further back.
+    """
     layout = Layout(ctx.root, source.prefix)
     state = inspect(layout)
     if state.current is None:
@@ -64,9 +77,12 @@ def _rollback_move(ctx: Context, source: Source) -> tuple[Layout, str, str] | st
         )
     number = id_counter(state.current) or 0
     older = [gid for gid in state.complete if (id_counter(gid) or 0) < number]
-    if not older:
-        return f"The source {source.name!r} keeps no generation older than '{state.current}' to roll back to."
-    return layout, state.current, older[-1]
+    candidates = [gid for gid in older if gid not in state.withdrawn]
+    if not candidates:
+        withdrawn = ", ".join(f"'{gid}'" for gid in older if gid in state.withdrawn)
+        note = f" (a rollback withdrew {withdrawn})" if withdrawn else ""
+        return f"The source {source.name!r} keeps no generation older than '{state.current}' to roll back to{note}."
+    return layout, state.current, candidates[-1]
 
 
 def _rollback_event(source: Source, name: str, change: Change, symlink: bool, reason: str, dry_run: bool) -> FileEvent:

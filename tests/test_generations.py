@@ -535,6 +535,27 @@ def test_rolling_back_again_goes_one_further_back_until_none_is_older(site):
         rollback(site)
 
 
+def test_a_generation_rolled_back_from_is_withdrawn_and_never_served_again_by_a_rollback(site):
+    collect(site)
+    good = site.served()
+    bad = publish_changes(site, 1)[-1]
+    rollback(site)
+    assert site.served() == good
+    fixed = publish_changes(site, 1)[-1]
+
+    rollback(site)
+
+    assert site.served() == good  # not the withdrawn bad one
+    withdrawn = sorted(name for name in os.listdir(site.home()) if name.endswith(generations.WITHDRAWN))
+    assert withdrawn == [bad + generations.WITHDRAWN, fixed + generations.WITHDRAWN]
+    assert [finding for finding in findings(site) if finding[0] == "generation"] == []  # no leftover
+    with pytest.raises(engine.MirrorError, match=f"older than '{good}' to roll back to"):
+        rollback(site)
+    publish_changes(site, 1)  # keeps 3: the one served, the one before it (good) and fixed; bad goes
+    assert bad not in site.ids()
+    assert not (site.home() / (bad + generations.WITHDRAWN)).exists()
+
+
 def test_rollback_leaves_a_source_with_no_older_generation_as_it_is(site):
     collect(site)
     media = site.served("media")
