@@ -26,16 +26,22 @@ def link_tree(source: Directory, target: Directory) -> None:
     source, where it is right, so the new tree must hold it too. Temporary entries
     and what is neither a file nor a link (a FIFO) stay behind.
     """
-    stack: list[tuple[Directory, Directory, int | None]] = [(source, target, None)]
+    # (source, target, the target's mode once filled, filled): a directory's mode is set
+    # after everything under it is made, so one without owner write (0o555) can be filled.
+    stack: list[tuple[Directory, Directory, int | None, bool]] = [(source, target, None, False)]
     while stack:
-        src, dst, mode = stack.pop()
+        src, dst, mode, filled = stack.pop()
+        if filled:
+            assert mode is not None
+            os.fchmod(dst.fd(), mode)
+            continue
         try:
             src_fd = src.fd()
         except (NotADirectoryInMirror, FileNotFoundError):
             continue  # swapped for a link, or gone, since it was listed: nothing of it is carried
         dst_fd = dst.fd()
         if mode is not None:
-            os.fchmod(dst_fd, mode)
+            stack.append((src, dst, mode, True))
         with os.scandir(src_fd) as listing:
             for entry in listing:
                 name = entry.name
@@ -44,7 +50,7 @@ def link_tree(source: Directory, target: Directory) -> None:
                 if entry.is_dir(follow_symlinks=False):
                     os.mkdir(name, 0o700, dir_fd=dst_fd)  # its own mode once it is filled
                     st = entry.stat(follow_symlinks=False)
-                    stack.append((src.child(name), dst.child(name), stat.S_IMODE(st.st_mode)))
+                    stack.append((src.child(name), dst.child(name), stat.S_IMODE(st.st_mode), False))
                 elif entry.is_symlink() or entry.is_file(follow_symlinks=False):
                     _link(name, src_fd, dst_fd, entry.is_symlink())
 

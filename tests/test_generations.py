@@ -319,6 +319,25 @@ def test_a_file_that_cannot_be_hard_linked_is_copied_into_the_new_generation_wit
         assert findings(site) == []
 
 
+def test_a_new_generations_directory_gets_its_mode_once_it_is_filled(site, monkeypatch):
+    collect(site)
+    os.chmod(site.entry(site.served(), "css"), 0o555)  # no owner write: a run as its owner could not fill it
+    real_fchmod = os.fchmod
+    held = []
+
+    def fchmod(fd: int, mode: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            held.append((mode, sorted(os.listdir(fd))))
+        real_fchmod(fd, mode)
+
+    monkeypatch.setattr(os, "fchmod", fchmod)
+    rewrite(site.static / "app.js", "run(2)")
+    collect(site)
+
+    assert (0o555, ["app.css"]) in held
+    assert stat.S_IMODE(site.entry(site.served(), "css").stat().st_mode) == 0o555
+
+
 def test_checksum_gives_a_new_copy_instead_of_restamping_one_an_older_generation_shares(site):
     collect(site)
     first = site.served()
