@@ -47,6 +47,11 @@ class SymlinkOrCopyStorage(FileSystemStorage):
         symlink_within: Any = None,
         link_style: str | None = None,
     ) -> None:
+        # Set before anything can raise: Django's __init__ connects setting_changed to
+        # _clear_cached_properties, which a half-built storage must still answer.
+        self._symlink_within = symlink_within
+        self._link_style = link_style
+        self._symlinks = SymlinkCapability()
         with warnings.catch_warnings():
             # Django warns from its own __init__ with stacklevel=2, which would name
             # this file: warn again below, naming the code that builds the storage.
@@ -64,9 +69,6 @@ class SymlinkOrCopyStorage(FileSystemStorage):
             raise ImproperlyConfigured(
                 f"SymlinkOrCopyStorage link_style must be one of {', '.join(LINK_STYLES)}, not {link_style!r}."
             )
-        self._symlink_within = symlink_within
-        self._link_style = link_style
-        self._symlinks = SymlinkCapability()
 
     @cached_property
     def symlink_within(self) -> tuple[str, ...]:
