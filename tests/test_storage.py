@@ -215,6 +215,18 @@ def test_bad_link_style_raises_improperly_configured(mirror):
     assert str(excinfo.value) == "SymlinkOrCopyStorage link_style must be one of absolute, relative, hard, not 'bogus'."
 
 
+def test_a_storage_refused_in_init_still_answers_a_setting_change(mirror, settings, tmp_path):
+    # The traceback keeps the half-built storage alive, connected to setting_changed by
+    # Django's __init__: a later setting change must not fail on it.
+    with pytest.raises(ImproperlyConfigured) as excinfo:
+        SymlinkOrCopyStorage(location=mirror, link_style="bogus")
+    half_built = excinfo.traceback[-1].frame.f_locals["self"]
+
+    settings.MEDIA_ROOT = str(tmp_path / "elsewhere")
+
+    assert half_built.supports_symlinks is True  # probed again for the new root, without error
+
+
 # Names that are taken.
 
 
