@@ -3,15 +3,22 @@
 With --delete, a name the source no longer has stays in the first generation built
 without it (listed in that generation's .carried file), so a page fetched just
 before the switch still finds it, and goes with the next generation published.
+The .carried file, written as the names are found and read back by the next run,
+is kept here too.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from typing import BinaryIO
 
-from .generations import Manifest
+from . import entries
+from .directories import NotADirectoryInMirror
+from .generations import CARRIED, Layout
 from .pairs import Pair
+from .paths import fresh_temp_base
 from .plan import Step
 from .vocab import Action, EntryKind, Verdict
 
@@ -60,3 +67,44 @@ class Carry:
             if self.retarget is not None:
                 self.retarget(pair)
         return step
+
+
+def read_carried(layout: Layout, gid: str | None) -> frozenset[str]:
+    """The names generation gid carried (relative to it). Held in memory: one generation's deletions."""
+    if gid is None:
+        return frozenset()
+    try:
+        fd, _st = entries.open_regular(gid + CARRIED, layout.home.fd(), follow=False)
+    except (FileNotFoundError, NotADirectoryInMirror):
+        return frozenset()
+    with os.fdopen(fd, "rb") as manifest:
+        return frozenset(os.fsdecode(name) for name in manifest.read().split(b"\0") if name)
+
+
+class Manifest:
+    """The names a generation being built carries, written as they are found: NUL-separated, as names hold newlines.
+
+    The file is made on the first name: a run that carries none writes nothing.
+    """
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self.tmp = fresh_temp_base()
+        self.file: BinaryIO | None = None
+
+    def add(self, name: str) -> None:
+        if self.file is None:
+            dir_fd = self.layout.home.fd(create=True)
+            self.file = os.fdopen(os.open(self.tmp, entries.NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd), "wb")
+        self.file.write(os.fsencode(name) + b"\0")
+
+    def commit(self, gid: str) -> None:
+        if self.file is not None:
+            self.file.close()
+            home = self.layout.home.fd()
+            os.replace(self.tmp, gid + CARRIED, src_dir_fd=home, dst_dir_fd=home)
+
+    def discard(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            entries.discard(self.tmp, self.layout.home.fd())

@@ -10,9 +10,12 @@ opened for reading is opened with O_NONBLOCK and checked with fstat().
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import os
 import stat
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from .paths import TEMP_PREFIX, fresh_temp_base
@@ -264,3 +267,33 @@ def same_bytes(source: Any, base: str, dir_fd: int) -> bool:
 
 def is_temp(base: str) -> bool:
     return base.startswith(TEMP_PREFIX)
+
+
+_RENAME_EXCHANGE = 2  # <linux/fs.h>
+_NO_EXCHANGE = frozenset({errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def exchange(dir_fd: int, first: str, second: str) -> None:
+    """Swap two names in one renameat2(RENAME_EXCHANGE); where there is none, in three renames (second briefly absent)."""
+    function = _renameat2()
+    if function is not None:
+        if function(dir_fd, os.fsencode(first), dir_fd, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+            return
+        code = ctypes.get_errno()
+        if code not in _NO_EXCHANGE:
+            raise OSError(code, os.strerror(code), second)
+    aside = fresh_temp_base()
+    os.rename(second, aside, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    os.rename(first, second, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    os.rename(aside, first, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
+
+@cache
+def _renameat2() -> Callable[..., int] | None:
+    try:
+        function: Any = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28, musl 1.1.24
+    except (AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return function  # type: ignore[no-any-return]

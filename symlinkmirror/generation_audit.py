@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
+from .carry import read_carried
 from .generational import NO_SYMLINKS, Context
-from .generations import Layout, Served, State, inspect, prunable, read_carried
+from .generations import Layout, Served, State, inspect, prunable
 from .pairs import Pair
 from .paths import containing_root, is_within
 from .plan import Rules, Step, escaping_detail

@@ -15,21 +15,18 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .carry import Carry
+from .carry import Carry, Manifest, read_carried
 from .directories import Directory
-from .entries import GONE, describe
+from .entries import GONE, describe, exchange
 from .generations import (
     PARTIAL,
     Layout,
-    Manifest,
     Served,
     State,
-    exchange,
     inspect,
     new_id,
     prune,
     publish,
-    read_carried,
     remove,
     remove_home,
     remove_leftovers,

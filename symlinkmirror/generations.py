@@ -12,17 +12,12 @@ hostile ground. Copying and comparing whole trees is trees.py's.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import errno
 import os
 import posixpath
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from functools import cache
-from typing import Any, BinaryIO
 
 from . import entries, removal
 from .directories import Directory, NotADirectoryInMirror
@@ -36,9 +31,7 @@ CARRIED = ".carried"
 WITHDRAWN = ".withdrawn"
 PREVIOUS = "previous"
 _ID = re.compile(r"(\d{8,})-\d{8}T\d{6}Z")
-_RENAME_EXCHANGE = 2  # <linux/fs.h>
 # No renameat2 here (ENOSYS), or not on this filesystem (EINVAL).
-_NO_EXCHANGE = frozenset({errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
 
 
 def new_id(counter: int, now: datetime | None = None) -> str:
@@ -220,7 +213,7 @@ def point(dir_fd: int, name: str, target: str) -> None:
             os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             return
         except IsADirectoryError:
-            exchange(dir_fd, tmp, name)
+            entries.exchange(dir_fd, tmp, name)
     except BaseException:
         entries.discard(tmp, dir_fd)
         raise
@@ -228,32 +221,6 @@ def point(dir_fd: int, name: str, target: str) -> None:
     # now (or a crash here) is a temporary entry, which the next run's --delete removes.
     with contextlib.suppress(OSError):
         removal.remove(tmp, dir_fd, _ignore)
-
-
-def exchange(dir_fd: int, first: str, second: str) -> None:
-    """Swap two names in one renameat2(RENAME_EXCHANGE); where there is none, in three renames (second briefly absent)."""
-    function = _renameat2()
-    if function is not None:
-        if function(dir_fd, os.fsencode(first), dir_fd, os.fsencode(second), _RENAME_EXCHANGE) == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in _NO_EXCHANGE:
-            raise OSError(code, os.strerror(code), second)
-    aside = fresh_temp_base()
-    os.rename(second, aside, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    os.rename(first, second, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    os.rename(aside, first, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-
-
-@cache
-def _renameat2() -> Callable[..., int] | None:
-    try:
-        function: Any = ctypes.CDLL(None, use_errno=True).renameat2  # glibc 2.28, musl 1.1.24
-    except (AttributeError, OSError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function  # type: ignore[no-any-return]
 
 
 def withdraw(layout: Layout, gid: str, replacement: str) -> None:
@@ -273,44 +240,3 @@ def withdraw(layout: Layout, gid: str, replacement: str) -> None:
 
 def unwithdraw(layout: Layout, gid: str) -> None:
     entries.discard(gid + WITHDRAWN, layout.home.fd())
-
-
-def read_carried(layout: Layout, gid: str | None) -> frozenset[str]:
-    """The names generation gid carried (relative to it). Held in memory: one generation's deletions."""
-    if gid is None:
-        return frozenset()
-    try:
-        fd, _st = entries.open_regular(gid + CARRIED, layout.home.fd(), follow=False)
-    except (FileNotFoundError, NotADirectoryInMirror):
-        return frozenset()
-    with os.fdopen(fd, "rb") as manifest:
-        return frozenset(os.fsdecode(name) for name in manifest.read().split(b"\0") if name)
-
-
-class Manifest:
-    """The names a generation being built carries, written as they are found: NUL-separated, as names hold newlines.
-
-    The file is made on the first name: a run that carries none writes nothing.
-    """
-
-    def __init__(self, layout: Layout) -> None:
-        self.layout = layout
-        self.tmp = fresh_temp_base()
-        self.file: BinaryIO | None = None
-
-    def add(self, name: str) -> None:
-        if self.file is None:
-            dir_fd = self.layout.home.fd(create=True)
-            self.file = os.fdopen(os.open(self.tmp, entries.NEW_FILE_FLAGS, 0o600, dir_fd=dir_fd), "wb")
-        self.file.write(os.fsencode(name) + b"\0")
-
-    def commit(self, gid: str) -> None:
-        if self.file is not None:
-            self.file.close()
-            home = self.layout.home.fd()
-            os.replace(self.tmp, gid + CARRIED, src_dir_fd=home, dst_dir_fd=home)
-
-    def discard(self) -> None:
-        if self.file is not None:
-            self.file.close()
-            entries.discard(self.tmp, self.layout.home.fd())

@@ -24,7 +24,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from werkzeug import Response
 
-from symlinkmirror import engine, generations
+from symlinkmirror import carry, engine, generations
 from symlinkmirror.generation_audit import LEFTOVER
 from symlinkmirror.generational import NO_SYMLINKS
 from symlinkmirror.paths import GENERATIONS_DIR, TEMP_PREFIX
@@ -408,7 +408,7 @@ def test_a_name_deleted_from_the_source_stays_one_generation_and_goes_with_the_n
 
     second = changed(site, delete=True)
     kept = {name: (site.mirror_dir / "static" / name).exists() for name in ("old.css", "gone/page.css")}
-    carried = generations.read_carried(generations.Layout(_root(site), "static"), site.served())
+    carried = carry.read_carried(generations.Layout(_root(site), "static"), site.served())
     rewrite(site.static / "css" / "app.css", "v3")
     third = changed(site, delete=True)
 
