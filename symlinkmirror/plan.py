@@ -226,4 +226,11 @@ def wanted_target(pair: Pair, style: LinkStyle) -> str:
     if style is not _RELATIVE:
         return src.real_path
     head, tail = os.path.split(src.real_path)
-    return relative_prefix(head, pair.directory.real) + tail
+    return link_prefix(head, pair.directory.real, style) + tail
+
+
+def link_prefix(real_dir: str, link_dir: str, style: LinkStyle) -> str:
+    """What the wanted symlink in link_dir to a file in real_dir holds before the file's name."""
+    if style is _RELATIVE:
+        return relative_prefix(real_dir, link_dir)
+    return os.path.join(real_dir, "")

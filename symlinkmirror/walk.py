@@ -34,10 +34,11 @@ from .listing import (
 from .lock import LOCK_NAME
 from .orphans import MirrorOnly, push_orphan_directory
 from .pairs import MirrorEntry, Pair, SourceEntry
-from .paths import containing_root, relative_prefix
+from .paths import containing_root
+from .plan import link_prefix
 from .settle import Settled, Settler
 from .sources import Source, compile_patterns, uses_fast_path
-from .vocab import FileType, LinkStyle, SkipReason
+from .vocab import FileType, SkipReason
 
 # Looked up once: an enum member read through its class costs as much as the rest of a file's pair on Python 3.11.
 _FILE, _DIRECTORY = FileType.FILE, FileType.DIRECTORY
@@ -193,9 +194,7 @@ class Walk:
         assert self.settler is not None and frame.real is not None
         if containing_root(frame.real, self.link_roots) is None:
             return None
-        if self.settler.style is LinkStyle.RELATIVE:
-            return relative_prefix(frame.real, frame.directory.real)
-        return os.path.join(frame.real, "")
+        return link_prefix(frame.real, frame.directory.real, self.settler.style)
 
     def _unsettled(self, frame: Frame) -> frozenset[str]:
         """Names in this directory the plan must see: the lock file's, other sources' prefixes."""
