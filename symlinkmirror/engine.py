@@ -25,6 +25,7 @@ from .pairs import Pair
 from .report import FileEvent, Finding, Report, Verification
 from .rollback import roll_back
 from .runoptions import Options
+from .scope import Part, Scope
 from .settle import Settled, Settler
 from .sources import (
     DEFAULT_IGNORE_PATTERNS,
@@ -45,7 +46,9 @@ __all__ = [
     "MirrorError",
     "MirrorLocked",
     "Options",
+    "Part",
     "Report",
+    "Scope",
     "Verification",
     "collect",
     "configured_sources",
@@ -65,12 +68,19 @@ def collect(
     mirror: SymlinkOrCopyStorage,
     options: Options | None = None,
     *,
+    scope: Scope | None = None,
+    lock: bool = True,
     on_event: Callable[[FileEvent], None] | None = None,
     on_progress: Progress | None = None,
 ) -> Report:
-    """Make the mirror hold every source file, linked or copied, and report each change."""
+    """Make the mirror hold every source file, linked or copied, and report each change.
+
+    scope: only those parts of the sources (None: all of them). lock=False: the
+    caller holds the mirror for this run (a distributed run's coordinator does).
+    """
     options = options or Options()
-    return _reported(_Run(sources, mirror, options), on_event, on_progress, _Run.collect)
+    run = _Run(sources, mirror, options, scope)
+    return _reported(run, on_event, on_progress, _Run.collect, lock=lock)
 
 
 def repair(
@@ -92,11 +102,12 @@ def verify(
     mirror: SymlinkOrCopyStorage,
     options: Options | None = None,
     *,
+    scope: Scope | None = None,
     on_progress: Progress | None = None,
 ) -> Verification:
     """Read-only: the steps of repair()'s plan whose verdict is not ok, as findings."""
     options = replace(options or Options(), delete=True, dry_run=True, clear=False)
-    run = _Run(sources, mirror, options)
+    run = _Run(sources, mirror, options, scope)
     result = Verification()
     started = time.monotonic()
     for step in run.steps():
@@ -116,6 +127,8 @@ def verify(
         if src is not None and src.skip is not None:
             result.notes.append(Finding(src.skip, pair.source.name, pair.name, src.detail))
     result.duration = time.monotonic() - started
+    if scope is not None:
+        result.handed_off = list(scope.handed_off)
     return result
 
 
@@ -145,29 +158,38 @@ def _reported(
     on_event: Callable[[FileEvent], None] | None,
     on_progress: Progress | None,
     body: Callable[[_Run, Finisher], None],
+    *,
+    lock: bool = True,
 ) -> Report:
     """body's report: under the mirror's lock unless it is a dry run, timed, its progress flushed."""
     options = run.options
     report = Report(dry_run=options.dry_run)
     started = time.monotonic()
     finish = Finisher(report, options, on_event, on_progress)
-    if options.dry_run:
+    if options.dry_run or not lock:
         body(run, finish)
     else:
         with mirror_lock(os.fspath(run.mirror.location)):
             body(run, finish)
     finish.flush()
     report.duration = time.monotonic() - started
+    if run.scope is not None:
+        report.handed_off = list(run.scope.handed_off)
     return report
 
 
 class _Run:
     """One run's rules, mirror root and pairs."""
 
-    def __init__(self, sources: list[Source], mirror: SymlinkOrCopyStorage, options: Options) -> None:
+    def __init__(
+        self, sources: list[Source], mirror: SymlinkOrCopyStorage, options: Options, scope: Scope | None = None
+    ) -> None:
         self.sources = sources
         self.mirror = mirror
         self.options = options
+        self.scope = scope
+        if scope is not None:
+            _check_scope(scope, sources)
         style = LinkStyle(options.link_style or mirror.link_style)
         location = os.fspath(mirror.location)
         root = mirror.real_location if os.path.exists(location) else os.path.abspath(location)
@@ -186,23 +208,46 @@ class _Run:
         )
         decide = partial(plan.decide, rules=self.rules)
         context = self.context(finish, applier)
+        scope = self.scope
         for source in self.sources:
-            if generational.collect(context, source):
+            if scope is None and generational.collect(context, source):
                 continue
-            if self.options.clear:
+            if self.options.clear and (scope is None or scope.clear):
                 for pair in clear_pairs(self.root, source, self.prefixes):
                     finish(applier.apply(plan.clear(pair)))
-            applier.run(self._walk(source), decide, finish, self.options.workers)
-        if self.options.delete:
+            for walk in self._walks(source):
+                applier.run(walk, decide, finish, self.options.workers)
+                self._hand_back(walk)
+        if self.options.delete and (scope is None or scope.unmanaged):
             applier.run(unmanaged(self.root, self.mirror, self.prefixes), decide, finish)
 
     def steps(self) -> Iterator[plan.Step | Settled]:
         """verify()'s steps: each source's (and a generational source's structure's), then the unmanaged entries'."""
         context = self.context(None, None)
+        scope = self.scope
         for source in self.sources:
-            audited = generation_audit.audit(context, source)
-            yield from audited if audited is not None else decided(self._walk(source), context.decide)
-        yield from map(context.decide, unmanaged(self.root, self.mirror, self.prefixes))
+            audited = generation_audit.audit(context, source) if scope is None else None
+            if audited is not None:
+                yield from audited
+                continue
+            for walk in self._walks(source):
+                yield from decided(walk, context.decide)
+                self._hand_back(walk)
+        if scope is None or scope.unmanaged:
+            yield from map(context.decide, unmanaged(self.root, self.mirror, self.prefixes))
+
+    def _walks(self, source: Source) -> Iterator[Walk]:
+        """The source's walk, or with a scope one walk per part of it."""
+        if self.scope is None:
+            yield self._walk(source)
+            return
+        for part in self.scope.parts:
+            if part.source == source.name:
+                yield self._walk(source, part=part)
+
+    def _hand_back(self, walk: Walk) -> None:
+        if self.scope is not None:
+            self.scope.handed_off.extend(Part(walk.source.name, rel) for rel in walk.handed_off)
 
     def context(self, finish: Finisher | None, applier: Applier | None = None) -> generational.Context:
         """What a run on a generational source needs of this one."""
@@ -224,7 +269,13 @@ class _Run:
             note=finish.report.generations.append if finish is not None else _ignore,
         )
 
-    def _walk(self, source: Source, root: Directory | None = None, against_empty: bool | None = None) -> Walk:
+    def _walk(
+        self,
+        source: Source,
+        root: Directory | None = None,
+        against_empty: bool | None = None,
+        part: Part | None = None,
+    ) -> Walk:
         options = self.options
         trusted = (*self.mirror.symlink_within, *source.trusted)
         settler = Settler(
@@ -245,6 +296,8 @@ class _Run:
             # A dry run leaves the cleared entries in place: walk as if they were gone.
             against_empty=(options.clear and options.dry_run) if against_empty is None else against_empty,
             settler=settler,
+            part=part,
+            deadline=self.scope.deadline if self.scope is not None and part is not None else None,
         )
 
     def _walk_at(self, source: Source, directory: Directory | None, against_empty: bool) -> Iterator[Pair | Settled]:
@@ -263,6 +316,20 @@ class _Run:
             pair.source = source
             pair.name = f"{prefix}/{pair.name}" if pair.name else prefix
             yield pair
+
+
+def _check_scope(scope: Scope, sources: list[Source]) -> None:
+    """A scope is planned by code, not typed by users: a wrong one is a MirrorError naming the part."""
+    names = {source.name: source for source in sources}
+    for part in scope.parts:
+        source = names.get(part.source)
+        if source is None:
+            raise MirrorError(f"The part {part!r} names no source of this run ({', '.join(names)}).")
+        if source.generations:
+            raise MirrorError(
+                f"The source '{source.name}' keeps generations: it is mirrored whole, into its next generation, "
+                f"not part by part. Set SYMLINKMIRROR_SOURCES['{source.name}']['generations'] to 0, or run it whole."
+            )
 
 
 def _ignore(_value: object) -> None:

@@ -144,6 +144,8 @@ class Report:
     errors: list[tuple[str, str, str]] = field(default_factory=list)  # (source, name, reason)
     duration: float = 0.0
     generations: list[GenerationEvent] = field(default_factory=list)
+    # A scoped run's parts left unvisited at its deadline, for another run (scope.Part).
+    handed_off: list[Any] = field(default_factory=list)
 
     def add(self, event: FileEvent) -> None:
         action = event.action
@@ -218,6 +220,8 @@ class Verification:
     notes: list[Finding] = field(default_factory=list)
     checked: int = 0
     duration: float = 0.0
+    # A scoped run's parts left unvisited at its deadline, for another run (scope.Part).
+    handed_off: list[Any] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:

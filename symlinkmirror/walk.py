@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import time
 from collections.abc import Generator, Iterator
 from typing import Any
 
@@ -36,6 +37,7 @@ from .orphans import MirrorOnly, push_orphan_directory
 from .pairs import MirrorEntry, Pair, SourceEntry
 from .paths import containing_root
 from .plan import link_prefix
+from .scope import Part
 from .settle import Settled, Settler
 from .sources import Source, compile_patterns, uses_fast_path
 from .vocab import FileType, SkipReason
@@ -61,8 +63,17 @@ class Walk:
         against_empty: bool = False,
         fast: bool | None = None,
         settler: Settler | None = None,
+        part: Part | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.source = source
+        part = part or Part(source.name)
+        self.start = part.rel  # the directory the walk starts at, '' for the source's root
+        self.excluded = part.excluded
+        self.shallow = part.shallow
+        self.names = part.names
+        self.deadline = deadline  # time.monotonic() after which unvisited subdirectories are handed off
+        self.handed_off: list[str] = []  # their source-relative names
         self.root = root
         self.link_roots = link_roots  # resolved: files inside are linked
         self._ignored = compile_patterns(ignore_patterns or [])
@@ -75,7 +86,7 @@ class Walk:
         if self.real_root is None:
             self.fast = False
         # Entries exactly right are settled without a Pair (a directory listed through its descriptor only).
-        self.settler = settler if self.fast and not against_empty else None
+        self.settler = settler if self.fast and not against_empty and part.names is None else None
         self._mirror_only = MirrorOnly(source, reserved, descend_orphans)
         self._follower = Follower(
             source,
@@ -98,6 +109,10 @@ class Walk:
                 if frame is not None:
                     stack.append(frame)
                 continue
+            if self.deadline is not None and stack[-1] is not start and time.monotonic() > self.deadline:
+                self._hand_off(stack)
+                if not stack:
+                    continue
             frame = stack.pop()
             if frame.leave:
                 assert frame.pair is not None
@@ -107,11 +122,28 @@ class Walk:
             else:
                 yield from self._directory(frame, stack)
 
+    def _hand_off(self, stack: list[Frame]) -> None:
+        """Past the deadline: the source directories not yet listed go to another walk, the rest is finished here."""
+        kept = []
+        for frame in stack:
+            # Only a plain directory of the source can be a part: an orphan's, or one reached through a link, stays.
+            plain = frame.role is None and not frame.leave and frame.rel
+            if plain and (self.real_root is None or frame.real == os.path.join(self.real_root, frame.rel)):
+                self.handed_off.append(frame.rel)
+            else:
+                kept.append(frame)
+        stack[:] = kept
+        self.deadline = None  # once: what is left is this walk's to finish
+
     # The source's own directory, reached through its prefix.
 
     def _prefix(self) -> Generator[Pair | Settled, None, Frame | None]:
         directory, exists = self.root, not self.against_empty
         parts = self.source.prefix.split("/") if self.source.prefix else []
+        if self.start:
+            if self.real_root is not None and not self._start_is_a_directory():
+                return None  # gone, or no longer a plain directory: the part holding its parent reconciles it
+            parts += self.start.split("/")
         pair = None
         for i, part in enumerate(parts):
             name = "/".join(parts[: i + 1])
@@ -122,9 +154,10 @@ class Walk:
             directory = directory.child(part)
             exists = dst is not None and dst.kind is FileType.DIRECTORY
         if self.real_root is None:
-            return Frame("", None, None, directory, exists, frozenset(), pair)
+            return Frame(self.start, None, None, directory, exists, frozenset(), pair)
+        real = os.path.join(self.real_root, self.start) if self.start else self.real_root
         try:
-            st = os.stat(self.real_root)
+            st = os.stat(real)
         except FileNotFoundError:
             # A fresh site: nothing uploaded or collected yet. Nothing to mirror, nothing to delete.
             detail = f"the source directory '{self.real_root}' does not exist"
@@ -134,7 +167,13 @@ class Walk:
             yield self._root_pair(pair, SourceEntry(FileType.DIRECTORY, error=exc.strerror or str(exc)))
             return None
         key = (st.st_dev, st.st_ino)
-        return Frame("", self.real_root, key, directory, exists, frozenset({key}), pair)
+        return Frame(self.start, real, key, directory, exists, frozenset({key}), pair)
+
+    def _start_is_a_directory(self) -> bool:
+        """Whether the part's directory is a directory of the source reached through no symlink."""
+        assert self.real_root is not None
+        path = os.path.join(self.real_root, self.start)
+        return os.path.realpath(path) == path and os.path.isdir(path)
 
     def _root_pair(self, pair: Pair | None, src: SourceEntry) -> Pair:
         if pair is None:
@@ -157,6 +196,10 @@ class Walk:
             else:
                 listing = list_source(self.source.storage, frame.rel, frame.real, holder)
                 mirror = list_mirror(frame.directory) if frame.listed else {}
+            if self.names is not None and frame.rel == self.start:
+                names = self.names
+                listing = [row for row in listing if row[0] in names]
+                mirror = {name: entry for name, entry in mirror.items() if name in names}
         except Exception as exc:  # any storage's: the directory fails, nothing of it is deleted
             if frame.pair is not None:
                 frame.pair.src = SourceEntry(FileType.DIRECTORY, error=reason(exc))
@@ -230,6 +273,7 @@ class Walk:
         rel_prefix, mirror_prefix, real_prefix = self._prefixes(frame)
         directory, source = frame.directory, self.source
         settled = frame.settled
+        excluded, shallow = self.excluded, self.shallow and frame.rel == self.start
         for name, kind, node in listing:
             if settled and settled[0] < name:
                 yield self._settled(frame, mirror_prefix, name)  # in name order, as if each were a pair
@@ -249,6 +293,8 @@ class Walk:
                     src = SourceEntry(_FILE, real, wants_link, st=node, storage=source.storage, rel=rel)
                 yield Pair(source, mirror_name, src, dst, directory=directory, base=name)
             elif kind == "dir":
+                if rel in excluded or (shallow and dst is not None and dst.kind is _DIRECTORY):
+                    continue  # another part's, or left alone by a shallow part: never an orphan here
                 subdirs.append(self._subframe(frame, name, rel, mirror_name, dst, node))
             elif kind == "file":
                 # A directory where the file belongs: its contents are orphans, then the file replaces it.
