@@ -32,6 +32,11 @@ DEFAULTS: dict[str, Any] = {
     # A folder outside the mirror where failed purge batches are kept for
     # `purgemirror --resume`. None: they are reported, not kept.
     "STATE_DIR": None,
+    # The alias of TASKS that carries distributed runs' shards and live mirroring's tasks.
+    "TASK_BACKEND": "default",
+    # One run per mirror: "file" (flock on the mirror's lock file, one host) or
+    # "database" (a lease row in the default database, across hosts).
+    "LOCK": "file",
 }
 
 

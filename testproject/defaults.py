@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -24,8 +26,21 @@ INSTALLED_APPS = [
     # Before staticfiles: its collectstatic skips the unmodified links SymlinkOrCopyStorage makes.
     "symlinkmirror",
     "django.contrib.staticfiles",
+    # Django's Tasks framework (the django-tasks backport before Django 6) and its database backend:
+    # distributed runs' shards and live mirroring's tasks.
+    *(["django_tasks"] if django.VERSION < (6, 0) else []),
+    "django_tasks_db",
     "testproject",
 ]
+
+_TASKS_PACKAGE = "django_tasks" if django.VERSION < (6, 0) else "django.tasks"
+# "default" runs each task at once, in the process that enqueues it: the demo needs no worker.
+# "database" is django-tasks-db's queue, which `manage.py db_worker` processes on any host.
+TASKS = {
+    "default": {"BACKEND": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
+    "database": {"BACKEND": "django_tasks_db.DatabaseBackend"},
+}
+SYMLINKMIRROR_TASK_BACKEND = "default"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

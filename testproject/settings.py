@@ -23,6 +23,8 @@ STATICFILES_DIRS = env.list("STATICFILES_DIRS", default=[])
 SYMLINKMIRROR_ROOT = env.str("SYMLINKMIRROR_ROOT", default=str(VAR_DIR / "mirror"))
 SYMLINKMIRROR_SYMLINK_WITHIN = env.str("SYMLINKMIRROR_SYMLINK_WITHIN", default=None)
 SYMLINKMIRROR_LINK_STYLE = env.str("SYMLINKMIRROR_LINK_STYLE", default="absolute")
+SYMLINKMIRROR_TASK_BACKEND = env.str("SYMLINKMIRROR_TASK_BACKEND", default="default")
+SYMLINKMIRROR_LOCK = env.str("SYMLINKMIRROR_LOCK", default="file")
 
 # 2 or more: media and static are published as generations, that many kept (README, "Generations").
 SYMLINKMIRROR_GENERATIONS = env.int("SYMLINKMIRROR_GENERATIONS", default=0)
