@@ -39,18 +39,22 @@ class Applier:
 
     def run(
         self,
-        pairs: Iterable[Pair | Settled],
+        pairs: Iterable[Pair | Step | Settled],
         decide: Callable[[Pair], Step],
         finish: Callable[[Events | Settled], None],
         workers: int = 1,
     ) -> None:
         """Plan and apply every pair, in walk order; files in workers threads, the rest in order, here.
 
-        What the walk settled itself is passed on to finish as it is, in its place in that order.
+        What the walk settled itself is passed on to finish as it is, in its place in that order;
+        a step decided already (a journaled run's) is applied as it is.
         """
         if workers <= 1:
             for pair in pairs:
-                finish(pair if isinstance(pair, Settled) else self.apply(decide(pair)))
+                if isinstance(pair, Settled):
+                    finish(pair)
+                else:
+                    finish(self.apply(pair if isinstance(pair, Step) else decide(pair)))
             return
         pending: collections.deque[Future[Events | Settled]] = collections.deque()
         with ThreadPoolExecutor(workers) as pool:
@@ -59,17 +63,20 @@ class Applier:
                     settled: Future[Events | Settled] = Future()
                     settled.set_result(pair)
                     pending.append(settled)
-                elif _is_file(pair):
-                    pending.append(pool.submit(lambda p: self.apply(decide(p)), pair))
+                elif _is_file(pair.pair if isinstance(pair, Step) else pair):
+                    pending.append(pool.submit(self._apply_one, pair, decide))
                 else:
                     # A directory's step (clearing the way for its entries) is done before they are planned.
                     done: Future[Events | Settled] = Future()
-                    done.set_result(self.apply(decide(pair)))
+                    done.set_result(self._apply_one(pair, decide))
                     pending.append(done)
                 while len(pending) > workers * 64:
                     finish(pending.popleft().result())
             while pending:
                 finish(pending.popleft().result())
+
+    def _apply_one(self, item: Pair | Step, decide: Callable[[Pair], Step]) -> Events:
+        return self.apply(item if isinstance(item, Step) else decide(item))
 
     def apply(self, step: Step) -> Events:
         pair = step.pair

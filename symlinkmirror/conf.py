@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
     # One run per mirror: "file" (flock on the mirror's lock file, one host) or
     # "database" (a lease row in the default database, across hosts).
     "LOCK": "file",
+    # How long a lease (the database lock, a shard's) lasts unless its holder renews it.
+    "LEASE_SECONDS": 60,
+    # How long a shard runs before it hands its unvisited subdirectories to other shards.
+    "SHARD_SECONDS": 60,
 }
 
 

@@ -19,7 +19,8 @@ from . import generation_audit, generational, plan
 from .apply import Applier
 from .directories import Directory
 from .finisher import Finisher, Progress
-from .lock import LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
+from .journal import Record, journaled
+from .lock import LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock, run_lock
 from .outside import clear_pairs, unmanaged
 from .pairs import Pair
 from .report import FileEvent, Finding, Report, Verification
@@ -70,6 +71,7 @@ def collect(
     *,
     scope: Scope | None = None,
     lock: bool = True,
+    journal: Record | None = None,
     on_event: Callable[[FileEvent], None] | None = None,
     on_progress: Progress | None = None,
 ) -> Report:
@@ -77,9 +79,10 @@ def collect(
 
     scope: only those parts of the sources (None: all of them). lock=False: the
     caller holds the mirror for this run (a distributed run's coordinator does).
+    journal: given each batch of steps that change the mirror before they are carried out.
     """
     options = options or Options()
-    run = _Run(sources, mirror, options, scope)
+    run = _Run(sources, mirror, options, scope, journal)
     return _reported(run, on_event, on_progress, _Run.collect, lock=lock)
 
 
@@ -169,7 +172,7 @@ def _reported(
     if options.dry_run or not lock:
         body(run, finish)
     else:
-        with mirror_lock(os.fspath(run.mirror.location)):
+        with run_lock(os.fspath(run.mirror.location)):
             body(run, finish)
     finish.flush()
     report.duration = time.monotonic() - started
@@ -182,12 +185,18 @@ class _Run:
     """One run's rules, mirror root and pairs."""
 
     def __init__(
-        self, sources: list[Source], mirror: SymlinkOrCopyStorage, options: Options, scope: Scope | None = None
+        self,
+        sources: list[Source],
+        mirror: SymlinkOrCopyStorage,
+        options: Options,
+        scope: Scope | None = None,
+        journal: Record | None = None,
     ) -> None:
         self.sources = sources
         self.mirror = mirror
         self.options = options
         self.scope = scope
+        self.journal = journal
         if scope is not None:
             _check_scope(scope, sources)
         style = LinkStyle(options.link_style or mirror.link_style)
@@ -216,7 +225,8 @@ class _Run:
                 for pair in clear_pairs(self.root, source, self.prefixes):
                     finish(applier.apply(plan.clear(pair)))
             for walk in self._walks(source):
-                applier.run(walk, decide, finish, self.options.workers)
+                items = walk if self.journal is None else journaled(walk, decide, self.journal)
+                applier.run(items, decide, finish, self.options.workers)
                 self._hand_back(walk)
         if self.options.delete and (scope is None or scope.unmanaged):
             applier.run(unmanaged(self.root, self.mirror, self.prefixes), decide, finish)

@@ -7,7 +7,7 @@ import fcntl
 import os
 import stat
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 
 LOCK_NAME = ".symlinkmirror.lock"
 LOCKED_EXIT_CODE = 75  # EX_TEMPFAIL: another run holds the mirror; try again later
@@ -19,6 +19,20 @@ class MirrorError(Exception):
 
 class MirrorLocked(MirrorError):
     pass
+
+
+def run_lock(mirror_root: str) -> AbstractContextManager[None]:
+    """The lock SYMLINKMIRROR_LOCK chooses: "file" (flock, one host) or "database" (a lease row, every host)."""
+    from . import conf
+
+    kind = conf.get("LOCK")
+    if kind == "file":
+        return mirror_lock(mirror_root)
+    if kind == "database":
+        from .leases import database_lock
+
+        return database_lock(mirror_root)
+    raise MirrorError(f"SYMLINKMIRROR_LOCK must be 'file' or 'database', not {kind!r}.")
 
 
 @contextmanager
