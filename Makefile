@@ -18,13 +18,29 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The origin test serves the mirror with a real nginx, the purge test puts a real Varnish
-# in front of it; FAT (dosfstools) has no symlinks.
+# in front of it; FAT (dosfstools) has no symlinks; the distributed tests start a PostgreSQL
+# cluster of their own (initdb, from Debian's postgresql).
 os-packages:
-	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v varnishd >/dev/null && command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null || ./.ci/install-os-packages
+	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v varnishd >/dev/null && command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || ./.ci/install-os-packages
 
+# Our suite and Django's contract suites run side by side (much of ours waits on processes
+# and sockets, not the CPU), each group's output shown whole when it ends.
 # NOX_ARGS='-s "tests-3.12(django=\'6\')"' runs one entry; tests/django_contract explains the contract.
 test: install os-packages
+ifdef NOX_ARGS
 	$(BIN)/nox $(NOX_ARGS)
+else
+	$(BIN)/nox --install-only
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-suite test-contract
+endif
+
+# Each session's virtualenv is built above, one at a time (editable installs of this
+# project must not race); the two groups then reuse them.
+.PHONY: test-suite test-contract
+test-suite:
+	$(BIN)/nox --no-install -k tests
+test-contract:
+	$(BIN)/nox --no-install -k contract
 
 lint: install
 	$(BIN)/ruff check .

@@ -6,8 +6,10 @@ import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from .. import conf
@@ -87,6 +89,43 @@ def add_purge_argument(parser: CommandParser, *, after: str) -> None:
             "(with --dry-run: print the batches)."
         ),
     )
+
+
+def add_distributed_arguments(parser: CommandParser) -> None:
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help=(
+            "Coordinate the run: cut the sources into shards and have workers of the SYMLINKMIRROR_TASK_BACKEND "
+            "task backend (on any host) reconcile them; the output is a single run's."
+        ),
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        metavar="N",
+        help="With --distributed: cut each source into about N shards (default 32).",
+    )
+
+
+def distributed_runner(options: dict[str, Any], kind: str, *, lists: bool = True) -> Callable[..., Any] | None:
+    """The distributed engine's collect or verify for --distributed (None without it), bound to --shards."""
+    if options["shards"] is not None and (options["shards"] < 1 or not options["distributed"]):
+        raise CommandError("--shards N needs --distributed, and N must be 1 or more.")
+    if not options["distributed"]:
+        return None
+    from .. import distributed
+
+    body: Callable[..., Any] = distributed.collect if kind == "collect" else distributed.verify
+    extra: dict[str, Any] = {"lists": lists} if kind == "collect" else {}
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return body(*args, shards=options["shards"], **extra, **kwargs)
+        except ImproperlyConfigured as exc:  # TASKS, SYMLINKMIRROR_TASK_BACKEND: named in the message
+            raise MirrorError(str(exc)) from exc
+
+    return run
 
 
 def ignore_patterns(options: dict[str, Any]) -> list[str]:

@@ -11,7 +11,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ... import engine
 from ...checks import TAG
-from ..options import add_changed_urls_argument, add_purge_argument, add_walk_arguments, resolve, run_options
+from ..options import (
+    add_changed_urls_argument,
+    add_distributed_arguments,
+    add_purge_argument,
+    add_walk_arguments,
+    distributed_runner,
+    resolve,
+    run_options,
+)
 from ..publish import Publisher, failures, purge_document
 
 LOCKED_EXIT_CODE = engine.LOCKED_EXIT_CODE
@@ -58,6 +66,7 @@ class Command(BaseCommand):
                 "entries differ between the two."
             ),
         )
+        add_distributed_arguments(parser)
         add_changed_urls_argument(parser)
         add_purge_argument(parser, after="the last entry is in place")
 
@@ -67,6 +76,10 @@ class Command(BaseCommand):
             raise CommandError("--workers must be 1 or more.")
         if options["rollback"] and (options["clear"] or options["delete"]):
             raise CommandError("--rollback switches generations and walks no source: leave out --clear and --delete.")
+        if options["rollback"] and options["distributed"]:
+            raise CommandError("--rollback switches generations in one step, here: leave out --distributed.")
+        lists = bool(options["changed_urls"] or options["as_json"] or options["purge"] or verbosity >= 2)
+        distributed = distributed_runner(options, "collect", lists=lists)
         sources, mirror = resolve(options)
         chosen = run_options(
             options,
@@ -89,7 +102,7 @@ class Command(BaseCommand):
         if options["rollback"]:
             report = publisher.run(engine.rollback, sources, chosen, "Rolling back")
         else:
-            report = publisher.run(engine.collect, sources, chosen, "Mirroring")
+            report = publisher.run(distributed or engine.collect, sources, chosen, "Mirroring")
         if verbosity >= 1 and not options["as_json"]:
             for generation in report.generations:
                 self.stdout.write(generation.message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from django.core.checks import Tags
@@ -14,8 +15,10 @@ from ...paths import printable
 from ...report import Report, Verification
 from ..options import (
     add_changed_urls_argument,
+    add_distributed_arguments,
     add_purge_argument,
     add_walk_arguments,
+    distributed_runner,
     progress_bar,
     resolve,
     run_options,
@@ -36,6 +39,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Apply the plan the findings come from (which deletes orphans), list each change, then verify again.",
         )
+        add_distributed_arguments(parser)
         add_changed_urls_argument(parser)
         add_purge_argument(parser, after="--fix has repaired the mirror")
 
@@ -45,6 +49,9 @@ class Command(BaseCommand):
             raise CommandError("--changed-urls lists what --fix changes: pass --fix too, or leave it out.")
         if options["purge"] and not options["fix"]:
             raise CommandError("--purge purges what --fix changes: pass --fix too, or leave it out.")
+        self.distributed = distributed_runner(options, "verify")
+        lists = bool(options["changed_urls"] or options["as_json"] or options["purge"] or verbosity >= 1)
+        self.repair = distributed_runner(options, "collect", lists=lists)
         sources, mirror = resolve(options)
         chosen = run_options(options)
         result = self.verify(sources, mirror, chosen, verbosity)
@@ -59,7 +66,10 @@ class Command(BaseCommand):
                 show_changes=True,
                 purge_after=options["purge"],
             )
-            fixed = publisher.run(engine.repair, sources, chosen, "Repairing")
+            if self.repair is not None:
+                fixed = publisher.run(self.repair, sources, replace(chosen, delete=True), "Repairing")
+            else:
+                fixed = publisher.run(engine.repair, sources, chosen, "Repairing")
             publisher_changes = publisher.changes
             purged = publisher.purge_published(dry_run=False)
             result = self.verify(sources, mirror, chosen, verbosity)
@@ -79,7 +89,7 @@ class Command(BaseCommand):
     def verify(self, sources: Any, mirror: Any, chosen: engine.Options, verbosity: int) -> Verification:
         bar = progress_bar(self, verbosity, "Verifying")
         try:
-            return engine.verify(sources, mirror, chosen, on_progress=bar.update)
+            return (self.distributed or engine.verify)(sources, mirror, chosen, on_progress=bar.update)
         except engine.MirrorError as exc:
             raise CommandError(str(exc)) from exc
         finally:
