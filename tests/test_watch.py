@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from symlinkmirror.lock import LOCK_NAME
+from symlinkmirror.lock import LOCK_NAME, mirror_lock
 from tests.conftest import manage_env, sqlite_database
 
 MANAGE = Path(__file__).resolve().parent.parent / "manage.py"
@@ -341,6 +341,22 @@ def test_a_cron_run_interleaves_with_the_watcher(site):
 
     assert cron.returncode == 0, cron.stderr
     assert (site.mirror / "media" / "cron.txt").is_symlink()
+
+
+def test_a_batch_that_finds_the_mirror_locked_is_tried_again_once_it_is_free(site):
+    with watching(site) as watcher:
+        with mirror_lock(str(site.mirror)):
+            (site.media / "while-locked.txt").write_text("w")
+            watcher.wait_for_line("The mirror '")
+            time.sleep(1.5)  # a try or two more, each refused
+            assert not os.path.lexists(site.mirror / "media" / "while-locked.txt")
+        wait_until(lambda: (site.mirror / "media" / "while-locked.txt").is_symlink())
+        watcher.wait_for_line("The mirror is free again.")
+
+    refused = [line for line in watcher.lines() if line.startswith("The mirror '")]
+    assert refused == [
+        f"The mirror '{site.mirror}' is locked by a run in progress (pid {os.getpid()}); try again when it ends. Trying again every 1 s."
+    ]
 
 
 def test_a_source_with_generations_is_run_whole_per_batch(site):
