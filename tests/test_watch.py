@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -290,7 +291,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(site):
     big = site.media / "big"
     big.mkdir()
     block = os.urandom(1 << 20)
-    for index in range(60):
+    for index in range(150):
         (big / f"{index}.bin").write_bytes(block)
     out = site.root / "sigterm.out"
     with out.open("wb") as stdout:
@@ -308,10 +309,10 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(site):
     lines = out.read_text().splitlines()
     assert status == 0, process.stderr.read().decode() if process.stderr else ""
     assert in_hand  # the signal came while the first run was copying
-    assert lines[-2].startswith("Full reconcile at start: 0 files linked, 63 copied")
+    assert lines[-2].startswith("Full reconcile at start: 0 files linked, 153 copied")
     assert lines[-1] == "Stopped on signal 15."
     copies = sorted(os.listdir(site.mirror / "media" / "big"))
-    assert copies == sorted(f"{index}.bin" for index in range(60))  # no temporary name left, none missing
+    assert copies == sorted(f"{index}.bin" for index in range(150))  # no temporary name left, none missing
     assert all((site.mirror / "media" / "big" / name).read_bytes() == block for name in copies)
 
 
@@ -331,6 +332,34 @@ def test_changed_urls_are_appended_batch_by_batch(site):
         "/media/photos/two.jpg",
     ]
     assert sorted(path.name for path in site.root.glob(".changed-urls-*")) == []
+
+
+@pytest.fixture(scope="session")
+def httpserver_listen_address():
+    return ("127.0.0.1", 0)
+
+
+def test_purge_purges_each_batch_once_it_is_in_place(site, httpserver):
+    zone = "023e105f4ecef8ad9ca31a8372d0c353"
+    success = {"success": True, "errors": [], "messages": [], "result": {"id": "purge-1"}}
+    httpserver.expect_request(f"/client/v4/zones/{zone}/purge_cache", method="POST").respond_with_json(success)
+    options = {"zone_id": zone, "api_token": "t", "api_url": httpserver.url_for("/client/v4")}
+    backends = {"cf": {"BACKEND": "symlinkmirror.purge.CloudflareBackend", "OPTIONS": options}}
+    cdn = {"BACKEND": "symlinkmirror.storage.SymlinkOrCopyStorage", "OPTIONS": {"location": str(site.mirror)}}
+    cdn["OPTIONS"]["base_url"] = "https://cdn.example.com/"
+    storages = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        "mirror": cdn,
+    }
+    with watching(site, "--delete", "--purge", SYMLINKMIRROR_PURGE=backends, STORAGES=storages) as watcher:
+        (site.media / "photos" / "a.jpg").unlink()
+        line = watcher.wait_for_line("1 directory changed")[0]
+
+    purged = [url for request, _ in httpserver.log for url in json.loads(request.data)["files"]]
+    assert purged == ["https://cdn.example.com/media/photos/a.jpg"]
+    assert " Purge: 1 batch through 1 backend: 1 purged (1 URL), 0 failed" in line
+    assert " Purge: 0 batches through 1 backend: 0 purged (0 URLs), 0 failed" in watcher.lines()[0]  # created only
 
 
 def test_a_cron_run_interleaves_with_the_watcher(site):
