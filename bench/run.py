@@ -25,6 +25,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from corpus import make_corpus  # noqa: E402
+from live import bench_live  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -427,8 +428,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--parts",
-        default="small,collectstatic,checksum,scaling,generations",
-        help="Which comparisons to run, comma-separated (default: all five).",
+        default="small,collectstatic,checksum,scaling,generations,live",
+        help="Which comparisons to run, comma-separated (default: all six).",
     )
     args = parser.parse_args()
     if args.quick:
@@ -459,7 +460,9 @@ def main() -> None:
         bench_scaling(table, bench_dir, [int(n) for n in args.scale.split(",") if n])
     if "generations" in parts:
         bench_generations(table, bench_dir, args.files, args.rounds)
+    live = bench_live(bench_dir) if "live" in parts else ""  # bench/live.py: delays and idle CPU, its own table
     text = f"Machine: {machine()}; warm cache; medians of the runs shown.\n\n{table.render()}\n"
+    text += f"\n{live}" if live else ""
     if args.baseline:
         text += f"\nThis checkout against {codes[1].tag} (ratio = this / baseline):\n\n{table.render_baseline()}\n"
     (bench_dir / "results.md").write_text(text)

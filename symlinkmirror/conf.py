@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "STATE_DIR": None,
     # The alias of TASKS that carries distributed runs' shards and live mirroring's tasks.
     "TASK_BACKEND": "default",
+    # Mirror each name saved or deleted through a source's storage once its transaction commits (live.py).
+    "LIVE": False,
     # One run per mirror: "file" (flock on the mirror's lock file, one host) or
     # "database" (a lease row in the default database, across hosts).
     "LOCK": "file",

@@ -22,6 +22,8 @@ Runner = Callable[..., Report]
 class Publisher:
     """What collectmirror and verifymirror --fix share: how a run that changes the mirror is shown."""
 
+    changed_urls_file = ChangedUrls  # a watcher's batches append to the file instead (management/watching.py)
+
     def __init__(
         self,
         command: BaseCommand,
@@ -56,7 +58,7 @@ class Publisher:
     def run(self, runner: Runner, sources: list[Source], options: Options, description: str) -> Report:
         # Written beside its final name and renamed there at the end, so a run
         # refused by the lock (or interrupted) leaves the previous list intact.
-        self.urls = ChangedUrls.open(self.changed_urls)
+        self.urls = self.changed_urls_file.open(self.changed_urls)
         bar = progress_bar(self.command, self.verbosity, description)
         try:
             report = runner(sources, self.mirror, options, on_event=self.on_event, on_progress=bar.update)

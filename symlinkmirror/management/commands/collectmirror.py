@@ -21,6 +21,7 @@ from ..options import (
     run_options,
 )
 from ..publish import Publisher, failures, purge_document
+from ..watching import add_watch_arguments, continuous, watch_forever
 
 LOCKED_EXIT_CODE = engine.LOCKED_EXIT_CODE
 
@@ -69,6 +70,7 @@ class Command(BaseCommand):
         add_distributed_arguments(parser)
         add_changed_urls_argument(parser)
         add_purge_argument(parser, after="the last entry is in place")
+        add_watch_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         verbosity = options["verbosity"]
@@ -89,6 +91,8 @@ class Command(BaseCommand):
             workers=options["workers"],
             list_unmodified=verbosity >= 2,
         )
+        if continuous(options):
+            return watch_forever(self, sources, mirror, chosen, options)
         if options["clear"] and options["interactive"] and not options["dry_run"]:
             self.confirm_clear(os.fspath(mirror.location), sources)
         publisher = Publisher(
