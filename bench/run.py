@@ -25,6 +25,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from corpus import make_corpus  # noqa: E402
+from distributed import bench_distributed  # noqa: E402
 from live import bench_live  # noqa: E402
 
 PYTHON = sys.executable
@@ -428,8 +429,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--parts",
-        default="small,collectstatic,checksum,scaling,generations,live",
-        help="Which comparisons to run, comma-separated (default: all six).",
+        default="small,collectstatic,checksum,scaling,generations,live,distributed",
+        help="Which comparisons to run, comma-separated (default: all seven).",
     )
     args = parser.parse_args()
     if args.quick:
@@ -461,8 +462,10 @@ def main() -> None:
     if "generations" in parts:
         bench_generations(table, bench_dir, args.files, args.rounds)
     live = bench_live(bench_dir) if "live" in parts else ""  # bench/live.py: delays and idle CPU, its own table
+    shards = bench_distributed(bench_dir) if "distributed" in parts else ""  # bench/distributed.py: its own table
     text = f"Machine: {machine()}; warm cache; medians of the runs shown.\n\n{table.render()}\n"
     text += f"\n{live}" if live else ""
+    text += f"\n{shards}" if shards else ""
     if args.baseline:
         text += f"\nThis checkout against {codes[1].tag} (ratio = this / baseline):\n\n{table.render_baseline()}\n"
     (bench_dir / "results.md").write_text(text)

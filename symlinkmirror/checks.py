@@ -163,6 +163,28 @@ def check_sources_outside_mirror(app_configs: Any = None, **kwargs: Any) -> Mess
     ]
 
 
+def check_lock_settings(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """E032: SYMLINKMIRROR_LOCK, SYMLINKMIRROR_LEASE_SECONDS or SYMLINKMIRROR_SHARD_SECONDS has no usable value."""
+    problems = []
+    lock = conf.get("LOCK")
+    if lock not in ("file", "database"):
+        problems.append(f"SYMLINKMIRROR_LOCK is {lock!r}: it must be 'file' (flock, one host) or 'database'.")
+    for name in ("LEASE_SECONDS", "SHARD_SECONDS"):
+        value = conf.get(name)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or value < 0
+            or (name == "LEASE_SECONDS" and not value)
+        ):
+            least = "more than 0" if name == "LEASE_SECONDS" else "0 or more"
+            problems.append(f"SYMLINKMIRROR_{name} is {value!r}: it must be a number of seconds, {least}.")
+    return [
+        checks.Error(text, hint="See the Settings table in symlinkmirror's README.", id="symlinkmirror.E032")
+        for text in problems
+    ]
+
+
 # In report order; apps.ready() registers each under TAG.
 ALL: list[Callable[..., Messages]] = [
     check_link_style,
@@ -176,6 +198,7 @@ ALL: list[Callable[..., Messages]] = [
     check_source_storages,
     check_mirror_outside_sources,
     check_sources_outside_mirror,
+    check_lock_settings,
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from collections import deque
 from collections.abc import Generator
@@ -30,6 +31,8 @@ class Follower:
         "against_empty",
         "visited",
         "deferred",
+        "scoped",
+        "ignored",
     )
 
     def __init__(
@@ -42,6 +45,8 @@ class Follower:
         trusted: tuple[str, ...],
         follow_external: bool,
         against_empty: bool,
+        scoped: bool = False,
+        ignored: re.Pattern[str] | None = None,
     ) -> None:
         self.source = source
         self.root = root
@@ -54,6 +59,9 @@ class Follower:
         self.visited: set[Key] = set()
         # Linked directories, walked after every real directory: (rel, resolved path, identity, ancestors).
         self.deferred: deque[tuple[str, str, Key, frozenset[Key]]] = deque()
+        # One part of a scoped run: every plain directory of the source is some part's to walk.
+        self.scoped = scoped
+        self.ignored = ignored
 
     def follow(self, rel: str, path: str, ancestors: frozenset[Key]) -> SourceEntry | None:
         """The entry a link at path stands for; None for a directory, deferred to be walked after every real one."""
@@ -86,6 +94,17 @@ class Follower:
             or containing_root(real_path, self.trusted) is not None
         )
 
+    def _walked_by_another_part(self, real_path: str) -> bool:
+        """Whether a part of the run other than this one walks the directory (a scoped run's parts cover the source).
+
+        What a whole run walks as a real directory, one of its parts may not have:
+        its link is then as much a duplicate as in the whole run.
+        """
+        if not self.scoped or self.real_root is None or not is_within(real_path, self.real_root):
+            return False
+        names = os.path.relpath(real_path, self.real_root).split(os.sep)
+        return not (self.ignored is not None and any(self.ignored.match(name) for name in names if name != "."))
+
     def undefer(self) -> Generator[Pair, None, Frame | None]:
         """A symlinked directory, after every real one: walked unless its directory was walked already."""
         rel, real_path, key, ancestors = self.deferred.popleft()
@@ -93,7 +112,7 @@ class Follower:
         parent_rel, _, base = mirror_name.rpartition("/")
         parent = self.root.descend(parent_rel)
         dst = None if self.against_empty else lookup(parent, base)
-        if key in self.visited:
+        if key in self.visited or self._walked_by_another_part(real_path):
             skip = SkipReason.LOOP if key in ancestors else SkipReason.DUPLICATE
             detail = (
                 "a symlink to one of its own parent directories"

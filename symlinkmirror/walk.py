@@ -67,7 +67,7 @@ class Walk:
         deadline: float | None = None,
     ) -> None:
         self.source = source
-        part = part or Part(source.name)
+        scoped, part = part is not None, part or Part(source.name)
         self.start = part.rel  # the directory the walk starts at, '' for the source's root
         self.excluded = part.excluded
         self.shallow = part.shallow
@@ -96,6 +96,8 @@ class Walk:
             trusted=trusted or link_roots,  # resolved: source links may lead inside
             follow_external=follow_external,
             against_empty=against_empty,
+            scoped=scoped,
+            ignored=self._ignored,
         )
 
     def __iter__(self) -> Iterator[Pair | Settled]:

@@ -248,3 +248,35 @@ def test_check_command_reports_a_warning_without_failing(settings, mirror_in_tmp
         "\nSystem check identified 1 issue (0 silenced).\n"
     )
     assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        (
+            "SYMLINKMIRROR_LOCK",
+            "nfs",
+            "SYMLINKMIRROR_LOCK is 'nfs': it must be 'file' (flock, one host) or 'database'.",
+        ),
+        (
+            "SYMLINKMIRROR_LEASE_SECONDS",
+            0,
+            "SYMLINKMIRROR_LEASE_SECONDS is 0: it must be a number of seconds, more than 0.",
+        ),
+        (
+            "SYMLINKMIRROR_SHARD_SECONDS",
+            "1m",
+            "SYMLINKMIRROR_SHARD_SECONDS is '1m': it must be a number of seconds, 0 or more.",
+        ),
+    ],
+)
+def test_the_lock_and_lease_settings_are_checked(mirror_in_tmp_path, settings, setting, value, message):
+    setattr(settings, setting, value)
+    assert [(m.id, m.msg) for m in check_mirror()] == [("symlinkmirror.E032", message)]
+
+
+def test_a_database_lock_with_short_shards_is_a_clean_configuration(mirror_in_tmp_path, settings):
+    settings.SYMLINKMIRROR_LOCK = "database"
+    settings.SYMLINKMIRROR_SHARD_SECONDS = 0
+    settings.SYMLINKMIRROR_LEASE_SECONDS = 2.5
+    assert check_mirror() == []

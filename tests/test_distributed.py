@@ -46,6 +46,7 @@ def build_sources(media: Path, static: Path) -> None:
         (media / f"d{top}" / "top.txt").write_text(str(top))
     (media / "root.txt").write_text("root")
     (media / "d1" / "s0" / "alias.txt").symlink_to("f0.txt")
+    (media / "d0" / "s1" / "to_d4").symlink_to(media / "d4")  # another shard's directory: a duplicate path
     os.makedirs(os.fsencode(media / "d2") + b"/caf\xe9")
     with open(os.fsencode(media / "d2") + b"/caf\xe9/menu.txt", "w") as handle:
         handle.write("menu")

@@ -38,6 +38,8 @@ def damage(media: Path, mirror: Path) -> None:
     (mirror / "media" / "b" / "orphan").mkdir()
     (mirror / "media" / "b" / "orphan" / "gone.txt").write_text("gone")
     (mirror / "media" / "a" / "y" / "f0.txt").unlink()
+    (media / "a" / "to_b").symlink_to(media / "b")  # a directory another part walks: a duplicate, as in a whole run
+    (media / "c" / "up").symlink_to(media)  # the source's root, the crown's
 
 
 def site(base: Path) -> tuple[Path, Path, list[Source], SymlinkOrCopyStorage]:
@@ -89,6 +91,7 @@ def test_the_parts_of_a_partition_do_what_one_whole_run_does(tmp_path):
     assert refresh[0] == refresh[1]
     assert refresh[0]["deleted"] >= 2 and refresh[0]["linked"] >= 2  # the refresh had work to do
     assert kinds(part_mirror) == kinds(whole_mirror)
+    assert not (part_mirror / "media" / "a" / "to_b").exists() and not (part_mirror / "media" / "c" / "up").exists()
     assert engine.verify(part_sources, part_storage).clean
 
 
