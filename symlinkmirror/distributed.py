@@ -17,6 +17,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from typing import Any
 
+from django.db import DatabaseError
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -90,6 +91,12 @@ class Coordinator:
                 "name a backend whose workers run them (django_tasks_db.DatabaseBackend and `manage.py db_worker`)."
             )
         self.alias = taskapi.backend_alias()
+        try:
+            MirrorRun.objects.exists()
+        except DatabaseError as exc:
+            raise MirrorError(
+                f"The shard tables cannot be read ({exc}): run `manage.py migrate` for the symlinkmirror app."
+            ) from exc
         self.kind = kind
         self.sources = sources
         self.mirror = mirror

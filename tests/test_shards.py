@@ -173,3 +173,22 @@ def test_distributed_names_the_setting_when_the_backend_cannot_run_tasks(mirror_
         call_command("verifymirror", "--distributed")
     with pytest.raises(CommandError, match="--shards N needs --distributed"):
         call_command("collectmirror", "--shards", "3")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_distributed_without_the_apps_tables_says_to_migrate(mirror_in_tmp_path):
+    from django.core.management.base import CommandError
+    from django.db import connection
+
+    with connection.schema_editor() as editor:
+        editor.delete_model(ShardEvent)
+        editor.delete_model(Shard)
+        editor.delete_model(MirrorRun)
+    try:
+        with pytest.raises(CommandError, match="run `manage.py migrate` for the symlinkmirror app"):
+            call_command("collectmirror", "--distributed")
+    finally:
+        with connection.schema_editor() as editor:
+            editor.create_model(MirrorRun)
+            editor.create_model(Shard)
+            editor.create_model(ShardEvent)
