@@ -70,6 +70,8 @@ demo: install
 	cat var/changed-urls.txt
 	@echo "--- verifymirror"
 	$(MANAGE) verifymirror
+	@echo "--- verifymirror --distributed (TASKS' immediate backend runs each shard here; README, Many hosts)"
+	$(MANAGE) verifymirror --distributed --shards 4
 	@echo "--- the mirror (var/mirror), first entries:"
 	@cd var/mirror && find . -path ./static/admin -prune -o -name .symlinkmirror.lock -prune -o \( -type l -printf '%p -> %l\n' \) -o \( -type f -printf '%p (copy)\n' \) | sort | head -20
 
