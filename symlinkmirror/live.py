@@ -122,6 +122,25 @@ def unwrap(storage: Any) -> Any:
     return storage
 
 
+def nearest_directory(root: str | None, directory: str, names: list[str]) -> tuple[str, list[str]]:
+    """Where to reconcile names of directory: there, or if it is gone too, the name of its first missing part.
+
+    A view that deletes a file and then its emptied folder leaves no directory to
+    list: the deepest one that still stands reconciles the gone one's name, so its
+    mirror entries leave with it.
+    """
+    if root is None:
+        return directory, names
+    real_root = os.path.realpath(root)
+    while directory:
+        path = os.path.join(real_root, directory)
+        if os.path.realpath(path) == path and os.path.isdir(path):
+            break
+        directory, _, base = directory.rpartition("/")
+        names = [base]
+    return directory, names
+
+
 def mirror(source: str, directory: str, names: list[str], *, wait: float = 0.0) -> dict[str, int]:
     """Reconcile exactly these names of one directory (with delete: a name the source lost leaves the mirror).
 
@@ -133,6 +152,7 @@ def mirror(source: str, directory: str, names: list[str], *, wait: float = 0.0) 
     sources = configured_sources([source])
     prefixes = tuple(spec["prefix"] for spec in conf.sources().values())
     options = Options(delete=True, keep_prefixes=prefixes, list_unmodified=False)
+    directory, names = nearest_directory(sources[0].local_root, directory, names)
     scope = None if sources[0].generations else Scope((Part(source, directory, names=frozenset(names)),))
     deadline = time.monotonic() + wait
     while True:

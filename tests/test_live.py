@@ -252,3 +252,18 @@ def test_a_db_worker_on_another_process_mirrors_a_committed_upload(db_worker, cl
     assert "symlinkmirror.livetasks.mirror_names" in log.read_text()
     assert rolled_back.status_code == 409
     assert not os.path.lexists(mirror_in_tmp_path.mirror / "media" / "photos" / "never.jpg")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_deleted_with_its_folder_leaves_the_mirror_with_them(mirror_in_tmp_path):
+    """No directory is left to list: the deepest that stands reconciles the name of the one gone."""
+    folder = mirror_in_tmp_path.media / "uploads" / "2024" / "12"
+    folder.mkdir(parents=True)
+    (folder / "x.jpg").write_text("x")
+    (mirror_in_tmp_path.media / "uploads" / "keep.jpg").write_text("keep")
+    call_command("collectmirror", "-v", "0")
+    for gone in (folder / "x.jpg", folder, folder.parent):
+        gone.unlink() if gone.is_file() else gone.rmdir()
+    live.mirror("media", "uploads/2024/12", ["x.jpg"])
+    assert not os.path.lexists(mirror_in_tmp_path.mirror / "media" / "uploads" / "2024")
+    assert (mirror_in_tmp_path.mirror / "media" / "uploads" / "keep.jpg").is_symlink()
