@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from django.db import DatabaseError
@@ -24,7 +25,7 @@ from django.utils import timezone
 from . import engine, sharding
 from .finisher import Progress
 from .leases import expiry, lease_seconds, renewing
-from .lock import MirrorError, run_lock
+from .lock import MirrorError, check_held, run_lock
 from .models import MirrorRun, Shard, ShardEvent
 from .report import FileEvent, Finding, Report, Verification
 from .runoptions import Options
@@ -32,7 +33,7 @@ from .scope import Part, Scope
 from .shardrun import name_of, options_document, shard_part, shard_row
 from .sources import Source
 from .storage import SymlinkOrCopyStorage
-from .vocab import EntryKind, Outcome, Verdict
+from .vocab import Action, EntryKind, Outcome, Verdict
 
 MAX_ATTEMPTS = 3
 POLL_SECONDS = 0.1
@@ -91,6 +92,7 @@ class Coordinator:
                 "name a backend whose workers run them (django_tasks_db.DatabaseBackend and `manage.py db_worker`)."
             )
         self.alias = taskapi.backend_alias()
+        self.keeps_results = bool(getattr(self.backend, "supports_get_result", False))
         try:
             MirrorRun.objects.exists()
         except DatabaseError as exc:
@@ -121,7 +123,8 @@ class Coordinator:
                 report.generations += whole.generations
             with self._run() as run:
                 cuts = [sharding.cut(source, self.target, self.options.ignore_patterns) for source in self.parted]
-                crown = Scope(tuple(c.crown for c in cuts), unmanaged=True, clear=self.options.clear)
+                # The entries outside every prefix are audited once: by the whole run, when there is one.
+                crown = Scope(tuple(c.crown for c in cuts), unmanaged=not self.whole, clear=self.options.clear)
                 top = engine.collect(self.parted, self.mirror, self.options, scope=crown, lock=False, on_event=on_event)
                 _merge_counts(report, top.counts)
                 report.errors += top.errors
@@ -149,7 +152,10 @@ class Coordinator:
         with self._run() as run:
             cuts = [sharding.cut(source, self.target, self.options.ignore_patterns) for source in self.parted]
             top = engine.verify(
-                self.parted, self.mirror, self.options, scope=Scope(tuple(c.crown for c in cuts), unmanaged=True)
+                self.parted,
+                self.mirror,
+                self.options,
+                scope=Scope(tuple(c.crown for c in cuts), unmanaged=not self.whole),
             )
             result.checked += top.checked
             result.findings += top.findings
@@ -203,12 +209,14 @@ class Coordinator:
         Shard.objects.bulk_create(shard_row(run.id, part) for part in parts)
         reported, started, hinted = 0, time.monotonic(), False
         while True:
+            check_held()  # the coordinator's database lease, if it was taken over
             self._requeue_expired(run)
-            for shard_id in list(
-                run.shards.filter(state=Shard.State.PENDING, enqueued=False).values_list("id", flat=True)
-            ):
-                Shard.objects.filter(id=shard_id).update(enqueued=True)
-                task.enqueue(shard_id)  # an immediate backend runs it here and now
+            due = self._to_enqueue(run)
+            Shard.objects.filter(id__in=due).update(enqueued=timezone.now())
+            for shard_id in due:
+                result = task.enqueue(shard_id)  # an immediate backend runs it here and now
+                if self.keeps_results:
+                    Shard.objects.filter(id=shard_id).update(task=str(result.id))
             states = run.shards.values_list("state", flat=True)
             checked = run.shards.aggregate(total=Sum("checked"))["total"] or 0
             if on_progress is not None and checked > reported:
@@ -225,28 +233,71 @@ class Coordinator:
                 )
             time.sleep(POLL_SECONDS)
 
+    def _to_enqueue(self, run: MirrorRun) -> list[int]:
+        """Pending shards with no task yet, or whose task started a lease ago and never claimed them (it died first).
+
+        A task the backend still holds, not started, is left to wait: a busy pool
+        of workers does not fill the queue with copies.
+        """
+        waiting = run.shards.filter(state=Shard.State.PENDING)
+        due = list(waiting.filter(enqueued=None).values_list("id", flat=True))
+        stale = timezone.now() - timedelta(seconds=lease_seconds())
+        for shard_id, task_id in waiting.filter(enqueued__lt=stale).values_list("id", "task"):
+            if not self._still_queued(task_id):
+                due.append(shard_id)
+        return due
+
+    def _still_queued(self, task_id: str) -> bool:
+        from . import taskapi
+
+        if not task_id or not self.keeps_results:
+            return False  # no way to ask: enqueued again each lease, the claim keeps copies harmless
+        try:
+            return bool(self.backend.get_result(task_id).status == taskapi.TaskResultStatus.READY)
+        except Exception:  # TaskResultDoesNotExist (pruned), or the backend cannot say
+            return False
+
     def _requeue_expired(self, run: MirrorRun) -> None:
         """A shard whose worker stopped renewing its lease: again, unless it has been tried too often."""
         expired = run.shards.filter(state=Shard.State.LEASED, lease_expires__lt=timezone.now())
         expired.filter(attempts__gte=MAX_ATTEMPTS).update(
             state=Shard.State.FAILED, error=f"its worker stopped renewing its lease {MAX_ATTEMPTS} times"
         )
-        expired.filter(attempts__lt=MAX_ATTEMPTS).update(state=Shard.State.PENDING, enqueued=False, lease_expires=None)
+        expired.filter(attempts__lt=MAX_ATTEMPTS).update(state=Shard.State.PENDING, enqueued=None, lease_expires=None)
 
-    def _events(self, run: MirrorRun) -> list[FileEvent]:
-        """Every attempt's confirmed events, once each, and the changes dead attempts planned but never confirmed.
+    def _events(self, run: MirrorRun) -> Iterator[FileEvent]:
+        """Every name's events, in name order, streamed from the database: a run's list is never held whole.
 
-        A dead attempt's planned change may or may not have been made: its URL is
-        listed anyway (a superset, never a gap), unless a confirmed change names it.
+        Of a name's confirmed events each is given once, and a failure only from
+        the attempt whose report counts. A change a dead attempt planned may or
+        may not have been made: its URL is listed anyway (a superset, never a gap),
+        unless a confirmed change names it.
         """
-        confirmed: dict[tuple[str, str, str], FileEvent] = {}
-        planned: dict[tuple[str, str], FileEvent] = {}
-        rows = ShardEvent.objects.filter(shard__run=run).order_by("shard_id", "attempt", "id")
+        final = dict(run.shards.values_list("id", "attempts"))
+        rows = ShardEvent.objects.filter(shard__run=run).order_by("name", "source", "planned", "action", "attempt")
+        group: list[ShardEvent] = []
         for row in rows.iterator(chunk_size=2000):
+            if group and (bytes(row.name), row.source) != (bytes(group[0].name), group[0].source):
+                yield from self._name_events(group, final)
+                group = []
+            group.append(row)
+        if group:
+            yield from self._name_events(group, final)
+
+    def _name_events(self, rows: list[ShardEvent], final: dict[int, int]) -> Iterator[FileEvent]:
+        seen: set[str] = set()
+        changed = False
+        rows.sort(key=lambda row: (row.planned, row.action != Outcome.DELETED))  # a --clear deletion before its remake
+        for row in rows:
             name = os.fsdecode(bytes(row.name))
             if row.planned:
-                planned.setdefault((row.source, name), _unconfirmed(row.source, name, self.options.dry_run))
+                if not changed:
+                    yield _unconfirmed(row.source, name, row.action, self.options.dry_run)
+                return
+            stale_failure = row.action == Outcome.FAILED and row.attempt != final.get(row.shard_id)
+            if row.action in seen or stale_failure:
                 continue
+            seen.add(row.action)
             event = FileEvent(
                 Outcome(row.action),
                 row.source,
@@ -257,14 +308,14 @@ class Coordinator:
                 Verdict(row.verdict) if row.verdict else Verdict.OK,
                 os.fsdecode(bytes(row.step)),
             )
-            confirmed.setdefault((row.source, name, row.action), event)
-        changed = {(event.source, event.name) for event in confirmed.values() if event.changed}
-        events = [*confirmed.values(), *(event for key, event in planned.items() if key not in changed)]
-        return sorted(events, key=lambda event: (os.fsencode(event.name), event.action is not Outcome.DELETED))
+            changed = changed or event.changed
+            yield event
 
 
-def _unconfirmed(source: str, name: str, dry_run: bool) -> FileEvent:
-    return FileEvent(Outcome.REPLACED, source, name, UNCONFIRMED, EntryKind.COPY, dry_run, Verdict.OK, name)
+def _unconfirmed(source: str, name: str, action: str, dry_run: bool) -> FileEvent:
+    """A change a dead attempt planned: listed as what it would have been (a deletion, or new bytes at the URL)."""
+    outcome = Outcome.DELETED if action == Action.DELETE else Outcome.REPLACED
+    return FileEvent(outcome, source, name, UNCONFIRMED, "", dry_run, Verdict.OK, name)
 
 
 def _made(value: str) -> EntryKind | str:
@@ -274,9 +325,7 @@ def _made(value: str) -> EntryKind | str:
         return value
 
 
-def _lease() -> Any:
-    from datetime import timedelta
-
+def _lease() -> timedelta:
     return timedelta(seconds=2 * lease_seconds())
 
 

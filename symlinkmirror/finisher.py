@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .apply import Events
+from .lock import check_held
 from .report import FileEvent, Report
 from .runoptions import Options
 from .settle import Settled
@@ -59,6 +60,7 @@ class Finisher:
             self.flush()
 
     def flush(self) -> None:
+        check_held()  # a run whose database lease was taken over stops here, every BATCH entries
         if self.on_progress is not None and self.pending:
             self.on_progress(self.pending)
         self.pending = 0

@@ -19,7 +19,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import conf
-from .lock import MirrorLocked
+from .lock import MirrorLocked, watched_lease
 
 
 def lease_seconds() -> float:
@@ -64,9 +64,12 @@ def database_lock(mirror_root: str) -> Iterator[None]:
                 ) from None
 
     def renew() -> bool:
-        return bool(MirrorLease.objects.filter(mirror=mirror_root, holder=holder).update(expires=expiry()))
+        # Never an expired lease: another run may have taken it, or may take it at any moment.
+        held = MirrorLease.objects.filter(mirror=mirror_root, holder=holder, expires__gte=timezone.now())
+        return bool(held.update(expires=expiry()))
 
-    with renewing(renew):
+    lost = threading.Event()
+    with renewing(renew, on_lost=lost.set), watched_lease(lost):
         try:
             yield
         finally:
@@ -85,6 +88,7 @@ def renewing(renew: Callable[[], bool], on_lost: Callable[[], None] | None = Non
                 try:
                     held = renew()
                 except Exception:  # a database hiccup: try again at the next beat, the lease has two more
+                    connection.close()  # a broken connection is made anew at the next beat
                     continue
                 if not held:
                     if on_lost is not None:

@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 
@@ -19,6 +20,28 @@ class MirrorError(Exception):
 
 class MirrorLocked(MirrorError):
     pass
+
+
+# The leases this process holds (SYMLINKMIRROR_LOCK = "database"): each set once it was lost.
+_leases_lost: list[threading.Event] = []
+
+
+def check_held() -> None:
+    """MirrorLocked if a lease this process holds expired unrenewed: another run may hold the mirror now."""
+    if any(lost.is_set() for lost in _leases_lost):
+        raise MirrorLocked(
+            "This run's database lease on the mirror expired before it could renew it (SYMLINKMIRROR_LEASE_SECONDS): "
+            "another run may hold the mirror now, so this one stops."
+        )
+
+
+@contextmanager
+def watched_lease(lost: threading.Event) -> Iterator[None]:
+    _leases_lost.append(lost)
+    try:
+        yield
+    finally:
+        _leases_lost.remove(lost)
 
 
 def run_lock(mirror_root: str) -> AbstractContextManager[None]:

@@ -57,7 +57,8 @@ class Shard(models.Model):
     rel = models.TextField(blank=True)  # the part's directory, relative to the source's root
     excluded = models.JSONField(default=list)  # its subdirectories other shards reconcile
     state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    enqueued = models.BooleanField(default=False)
+    enqueued = models.DateTimeField(null=True, blank=True)  # when its latest task was enqueued
+    task = models.CharField(max_length=200, blank=True)  # that task's result id, where the backend keeps results
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=200, blank=True)  # host:pid of the attempt holding it
     lease_expires = models.DateTimeField(null=True, blank=True)

@@ -25,7 +25,7 @@ class Cut:
 
 
 def cut(source: Source, target: int = DEFAULT_SHARDS, ignore_patterns: tuple[str, ...] = ()) -> Cut:
-    """At least target shards where the tree has that many directories within MAX_DEPTH levels."""
+    """About target shards (at least that many where the tree has them within MAX_DEPTH levels), in name order."""
     ignored = compile_patterns(list(ignore_patterns))
     root = source.local_root
     real_root = os.path.realpath(root) if root is not None else None
@@ -41,13 +41,16 @@ def cut(source: Source, target: int = DEFAULT_SHARDS, ignore_patterns: tuple[str
     for _depth in range(1, MAX_DEPTH):
         if len(frontier) >= target:
             break
+        # Breadth first, one directory at a time, until there are enough: a directory with subdirectories
+        # joins the crown and its subdirectories become shards; a leaf stays a shard as it is.
         expanded: list[str] = []
-        for rel in frontier:
-            below = subdirectories(rel)
-            expanded.extend(below or [rel])  # a leaf stays a shard; a directory with subdirectories joins the crown
-        if expanded == frontier:
+        rest = list(frontier)
+        while rest and len(expanded) + len(rest) < target:
+            rel = rest.pop(0)
+            expanded.extend(subdirectories(rel) or [rel])
+        if expanded + rest == frontier:
             break
-        frontier = expanded
+        frontier = expanded + rest
     return Cut(Part(source.name, "", excluded=frozenset(frontier)), tuple(Part(source.name, rel) for rel in frontier))
 
 

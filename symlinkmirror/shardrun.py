@@ -15,8 +15,8 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import OperationalError, transaction
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from . import conf, engine
@@ -31,6 +31,7 @@ from .sources import configured_sources, mirror_storage
 from .vocab import Outcome
 
 BATCH = 500  # events written per statement
+CLAIM_RETRIES = (0.5, 1.0, 2.0, None)  # pauses between tries of a claim the database was too busy for
 # Outcomes a coordinator prints at verbosity 1, and needs even when it lists no URL.
 NOTABLE = frozenset({Outcome.DELETED, Outcome.SKIPPED, Outcome.FAILED, Outcome.CLEANED})
 
@@ -73,7 +74,7 @@ def run(shard_id: int) -> str:
         except MirrorError as exc:  # the run as a whole cannot go on here (settings differ, a source gone)
             _finish(shard, Shard.State.FAILED, error=name_text(str(exc)))
             return f"failed: {exc}"
-    recorder.flush()
+    recorder.flush(finished=True)
     _finish(shard, Shard.State.DONE, result=document, handed=handed)
     return "done"
 
@@ -84,14 +85,21 @@ def claim(shard_id: int) -> Shard | None:
     worker = f"{socket.gethostname()}:{os.getpid()}"
     stale = now - timedelta(seconds=lease_seconds())  # a coordinator renews its run every third of a lease
     claimable = Q(state=Shard.State.PENDING) | Q(state=Shard.State.LEASED, lease_expires__lt=now)
-    taken = Shard.objects.filter(claimable, id=shard_id, run__heartbeat__gte=stale).update(
-        state=Shard.State.LEASED,
-        attempts=F("attempts") + 1,
-        worker=worker,
-        lease_expires=expiry(),
-        started=now,
-        checked=0,
-    )
+    for pause in CLAIM_RETRIES:
+        try:
+            taken = Shard.objects.filter(claimable, id=shard_id, run__heartbeat__gte=stale).update(
+                state=Shard.State.LEASED,
+                attempts=F("attempts") + 1,
+                worker=worker,
+                lease_expires=expiry(),
+                started=now,
+                checked=0,
+            )
+            break
+        except OperationalError:  # SQLite busy beyond its timeout: the shard is still pending, try again
+            if pause is None:
+                raise
+            time.sleep(pause)
     if not taken:
         return None
     return Shard.objects.select_related("run").get(id=shard_id)
@@ -164,6 +172,7 @@ class Recorder:
         self.lost = lost
         self.lists = bool(shard.run.options.get("lists"))
         self.events: list[ShardEvent] = []
+        self.planned = False  # planned rows were written
         self.checked = 0
 
     def renew(self) -> bool:
@@ -179,11 +188,11 @@ class Recorder:
         if not self.lists and event.action not in NOTABLE:
             return
         self.events.append(self._row(event.action, event.source, event.name, event, planned=False))
-        if len(self.events) >= BATCH and not self.lists:
+        if len(self.events) >= BATCH:
             self.flush()
 
     def record(self, steps: list[Step]) -> None:
-        """Before a batch of changes: the last batch's events confirmed, these planned, in one transaction."""
+        """Before a batch of changes: these planned, and the events carried out so far confirmed, in one transaction."""
         if self.lost.is_set():
             raise ShardLost(str(self.shard))
         planned = [
@@ -192,15 +201,31 @@ class Recorder:
         with transaction.atomic():
             self._confirm()
             ShardEvent.objects.bulk_create(planned, batch_size=BATCH)
+        self.planned = True
 
-    def flush(self) -> None:
+    def flush(self, *, finished: bool = False) -> None:
+        """The events so far confirmed; finished: every planned change was carried out, none stays planned."""
+        if not self.events and not (finished and self.planned):
+            return  # nothing to write: a shard with nothing to change costs no statement here
         with transaction.atomic():
             self._confirm()
+            if finished:
+                self._mine(planned=True).delete()
 
     def _confirm(self) -> None:
-        ShardEvent.objects.filter(shard_id=self.shard.id, attempt=self.shard.attempts, planned=True).delete()
+        """Write the events, and drop the planned rows of the steps they carried out (and of those only).
+
+        With --workers N a step planned in an earlier batch may still be running:
+        its planned row stays until its own event is written.
+        """
+        done = sorted({bytes(row.step) or bytes(row.name) for row in self.events}) if self.planned else []
+        for start in range(0, len(done), BATCH):
+            self._mine(planned=True).filter(name__in=done[start : start + BATCH]).delete()
         ShardEvent.objects.bulk_create(self.events, batch_size=BATCH)
         self.events = []
+
+    def _mine(self, *, planned: bool) -> QuerySet[ShardEvent]:
+        return ShardEvent.objects.filter(shard_id=self.shard.id, attempt=self.shard.attempts, planned=planned)
 
     def _row(self, action: str, source: str, name: str, event: FileEvent | None, *, planned: bool) -> ShardEvent:
         return ShardEvent(

@@ -7,6 +7,7 @@ with pytest-django's database (transaction=True: the lease threads use connectio
 from __future__ import annotations
 
 import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,9 +38,11 @@ def test_the_cut_expands_the_frontier_until_it_has_the_shards_asked_for(tmp_path
     tree(tmp_path, {"a": {"x": {"1": "1"}, "y": {"2": "2"}}, "b": {"3": "3"}, "c": {"z": {"w": {"4": "4"}}}, "f": "f"})
     source = Source("media", FileSystemStorage(location=tmp_path), "media")
     assert sharding.cut(source, 2).shards == tuple(Part("media", rel) for rel in ("a", "b", "c"))
-    five = sharding.cut(source, 4)
-    assert [part.rel for part in five.shards] == ["a/x", "a/y", "b", "c/z"]  # b is a leaf: a shard as it is
-    assert five.crown == Part("media", "", excluded=frozenset({"a/x", "a/y", "b", "c/z"}))
+    four = sharding.cut(source, 4)
+    assert [part.rel for part in four.shards] == ["a/x", "a/y", "b", "c"]  # one directory expanded was enough
+    assert four.crown == Part("media", "", excluded=frozenset({"a/x", "a/y", "b", "c"}))
+    five = sharding.cut(source, 5)
+    assert [part.rel for part in five.shards] == ["a/x", "a/y", "b", "c/z/w"]  # b is a leaf: a shard as it is
 
 
 def test_the_cut_makes_no_shard_of_an_ignored_directory_or_a_link(tmp_path):
@@ -192,3 +195,87 @@ def test_distributed_without_the_apps_tables_says_to_migrate(mirror_in_tmp_path)
             editor.create_model(MirrorRun)
             editor.create_model(Shard)
             editor.create_model(ShardEvent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_workers_every_change_of_earlier_batches_is_planned_or_confirmed_at_each_record(
+    mirror_in_tmp_path, monkeypatch
+):
+    """Threads finish steps late: a step planned in one batch may still run when the next batch is recorded."""
+    (mirror_in_tmp_path.media / "a").mkdir()
+    for i in range(1500):
+        (mirror_in_tmp_path.media / "a" / f"{i:05}").write_text("x")
+    mirror = engine.mirror_storage()
+    run = MirrorRun.objects.create(
+        kind=MirrorRun.Kind.COLLECT,
+        mirror=os.path.realpath(mirror.location),
+        options={
+            "options": shardrun.options_document(engine.Options(delete=True, workers=4)),
+            "sources": ["media"],
+            "lists": True,
+        },
+        heartbeat=timezone.now(),
+    )
+    shard = shardrun.shard_row(run.id, Part("media", "a"))
+    shard.save()
+    recorded: list[str] = []
+    gaps: list[int] = []
+    original = shardrun.Recorder.record
+
+    def record(self, steps):
+        original(self, steps)
+        rows = {bytes(n).decode() for n in ShardEvent.objects.filter(shard_id=shard.id).values_list("name", flat=True)}
+        gaps.append(len([name for name in recorded if name not in rows]))
+        recorded.extend(step.pair.name for step in steps)
+
+    monkeypatch.setattr(shardrun.Recorder, "record", record)  # a spy: the real record() runs
+    assert shardrun.run(shard.id) == "done"
+    assert len(gaps) == 3 and not any(gaps)
+    assert not ShardEvent.objects.filter(planned=True).exists()  # the attempt finished: nothing stays planned
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_that_dies_before_it_claims_its_shard_is_enqueued_again(mirror_in_tmp_path, settings, monkeypatch):
+    """The backend's task failed before the shard table knew of it: the coordinator must not wait for ever."""
+    import types
+
+    from django.db import OperationalError
+
+    settings.SYMLINKMIRROR_LEASE_SECONDS = 1
+    tree(mirror_in_tmp_path.media, {"a": {"1": "1"}, "b": {"2": "2"}})
+    real_claim, calls = shardrun.claim, []
+
+    def claim(shard_id):
+        calls.append(shard_id)
+        if len(calls) == 1:
+            raise OperationalError("database is locked")  # as SQLite says past its timeout
+        return real_claim(shard_id)
+
+    monkeypatch.setattr(shardrun, "claim", claim)
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        assert len(polls) < 200, [(s.rel, s.state, s.enqueued, s.attempts) for s in Shard.objects.all()]
+        time.sleep(seconds)
+
+    monkeypatch.setattr(distributed, "time", types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep))
+    call_command("collectmirror", "--distributed", "--shards", "2", "-v", "0")
+    assert len(calls) == 3  # a, b, and a again
+    assert (mirror_in_tmp_path.mirror / "media" / "a" / "1").is_symlink()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_database_lease_was_taken_over_is_told_so(settings, tmp_path):
+    from symlinkmirror.lock import check_held
+
+    settings.SYMLINKMIRROR_LEASE_SECONDS = 0.6
+    with database_lock(str(tmp_path)):
+        check_held()  # held: nothing to say
+        # Its renewals stalled (a paused VM, a busy database) until the lease expired, and another run took it.
+        MirrorLease.objects.update(expires=timezone.now() - timedelta(seconds=1))
+        with database_lock(str(tmp_path)):
+            time.sleep(0.5)
+            with pytest.raises(MirrorLocked, match="expired before it could renew it"):
+                check_held()
+    check_held()  # both released: nothing held, nothing lost
