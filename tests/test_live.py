@@ -249,7 +249,10 @@ def test_a_db_worker_on_another_process_mirrors_a_committed_upload(db_worker, cl
     assert response.status_code == 201
     assert not in_request  # the request only enqueued it
     assert mirrored(mirror_in_tmp_path, "photos/queued.jpg"), log.read_text()
-    assert "symlinkmirror.livetasks.mirror_names" in log.read_text()
+    from django_tasks_db.models import DBTaskResult
+
+    ran = DBTaskResult.objects.filter(task_path="symlinkmirror.livetasks.mirror_names", status="SUCCESSFUL")
+    assert ran.exists(), log.read_text()  # the worker ran it, and said so in the shared database
     assert rolled_back.status_code == 409
     assert not os.path.lexists(mirror_in_tmp_path.mirror / "media" / "photos" / "never.jpg")
 
