@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -216,6 +216,25 @@ class Applier:
             with src.open() as content:
                 tmp = entries.stage_copy(dir_fd, content=content, mode=entries.django_file_mode(fpm), mtime_ns=mtime_ns)
         _commit(tmp, pair.base, dir_fd, replace=replace)
+
+
+def decide_all(
+    items: Iterable[Pair | Settled], decide: Callable[[Pair], Step], workers: int
+) -> Iterator[Step | Settled]:
+    """Each pair's step (and what the walk settled) in walk order, the files' decided in workers threads."""
+    pending: collections.deque[Future[Step | Settled]] = collections.deque()
+    with ThreadPoolExecutor(workers) as pool:
+        for item in items:
+            if not isinstance(item, Settled) and _is_file(item):
+                pending.append(pool.submit(decide, item))
+            else:
+                done: Future[Step | Settled] = Future()
+                done.set_result(item if isinstance(item, Settled) else decide(item))
+                pending.append(done)
+            while len(pending) > workers * 64:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _commit(tmp: str, base: str, dir_fd: int, *, replace: bool) -> None:

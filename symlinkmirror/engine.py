@@ -16,7 +16,7 @@ from dataclasses import replace
 from functools import partial
 
 from . import generation_audit, generational, plan
-from .apply import Applier
+from .apply import Applier, decide_all
 from .directories import Directory
 from .finisher import Finisher, Progress
 from .lock import LOCKED_EXIT_CODE, MirrorError, MirrorLocked, mirror_lock
@@ -199,9 +199,10 @@ class _Run:
     def steps(self) -> Iterator[plan.Step | Settled]:
         """verify()'s steps: each source's (and a generational source's structure's), then the unmanaged entries'."""
         context = self.context(None, None)
+        workers = self.options.workers
         for source in self.sources:
             audited = generation_audit.audit(context, source)
-            yield from audited if audited is not None else decided(self._walk(source), context.decide)
+            yield from audited if audited is not None else decided(self._walk(source), context.decide, workers)
         yield from map(context.decide, unmanaged(self.root, self.mirror, self.prefixes))
 
     def context(self, finish: Finisher | None, applier: Applier | None = None) -> generational.Context:
@@ -269,7 +270,12 @@ def _ignore(_value: object) -> None:
     pass
 
 
-def decided(items: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step]) -> Iterator[plan.Step | Settled]:
-    """Each pair's step, and what the walk settled as it is."""
+def decided(
+    items: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step], workers: int = 1
+) -> Iterator[plan.Step | Settled]:
+    """Each pair's step, and what the walk settled as it is; files decided in threads when workers > 1."""
+    if workers > 1:
+        yield from decide_all(items, decide, workers)
+        return
     for item in items:
         yield item if isinstance(item, Settled) else decide(item)
