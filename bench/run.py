@@ -112,6 +112,17 @@ class Code:
         return f"{text} @{self.tag}" if self.tag else text
 
 
+def compile_code(code: Code) -> None:
+    """Bytecode for the package and the project, as an install makes it: not compiled anew by every command.
+
+    (With PYTHONDONTWRITEBYTECODE set, no run writes it, and each measured
+    start-up would include compiling every module of the checkout.)
+    """
+    subprocess.run(
+        [PYTHON, "-m", "compileall", "-q", "symlinkmirror", "testproject", "manage.py"], cwd=code.root, check=True
+    )
+
+
 def baseline_worktree(bench_dir: Path, rev: str) -> Code:
     """A detached worktree of rev under bench_dir, made once per commit."""
     commit = subprocess.run(
@@ -307,7 +318,7 @@ def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes
     src = corpus(bench_dir, f"real-{count}", count, small=False)
     size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     group = f"{count_text(count)} files, {size / 1e9:.1f} GB"
-    mirror = bench_dir / "mirror-copies"
+    mirror = bench_dir / f"mirror-copies-{count}"
     nowhere = bench_dir / "no-links-here"
     nowhere.mkdir(exist_ok=True)
     env = django_env(bench_dir, src, mirror, symlink_within=str(nowhere))
@@ -327,6 +338,9 @@ def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes
                 (code.label("verifymirror --checksum"), manage("verifymirror", "-v", "0", "--checksum"), env, code.root)
             )
             steps.append((code.label("verifymirror (size+mtime)"), manage("verifymirror", "-v", "0"), env, code.root))
+        # The comparisons in two threads: what the interpreter lock leaves of overlapping the reads.
+        threaded = manage("verifymirror", "-v", "0", "--checksum", "--workers", "2")
+        steps.append(("verifymirror --checksum --workers 2", threaded, env, REPO))
         if index % 2:
             steps.reverse()
         for label, argv, environ, cwd in steps:
@@ -341,6 +355,8 @@ def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes
         for text in ("verifymirror --checksum", "verifymirror (size+mtime)"):
             label = code.label(text)
             table.add(group, label, times[label], rss[label], "rsync -anc")
+    label = "verifymirror --checksum --workers 2"
+    table.add(group, label, times[label], rss[label], "rsync -anc")
     for baseline in codes[1:]:
         for text in ("verifymirror --checksum", "verifymirror (size+mtime)"):
             table.against(group, text, baseline.label(text))
@@ -508,6 +524,8 @@ def main() -> None:
     if args.baseline:
         codes.append(baseline_worktree(bench_dir, args.baseline))
         print(f"Against the baseline {codes[1].tag}, in {codes[1].root}", flush=True)
+    for code in codes:
+        compile_code(code)
     if "small" in parts:
         bench_small(table, bench_dir, fresh, args.files, args.rounds, codes)
     if "collectstatic" in parts:
