@@ -25,7 +25,7 @@ def draw(scaling: dict[str, dict[int, float]], path: Path, title: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    figure, axes = plt.subplots(figsize=(8, 5), dpi=110)
+    figure, axes = plt.subplots(figsize=(10, 5), dpi=110)
     for label, colour, style in SERIES:
         points = sorted(scaling.get(label, {}).items())
         if not points:
@@ -45,7 +45,7 @@ def draw(scaling: dict[str, dict[int, float]], path: Path, title: str) -> bool:
     axes.set_ylabel("µs per file (wall clock, process start-up included)")
     axes.set_title(title, fontsize=9)
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8)
+    axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)

@@ -12,6 +12,7 @@ import io
 import pstats
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -30,7 +31,13 @@ def profile(argv: list[str], env: dict[str, str], cwd: Path, top: int) -> str:
         stats.sort_stats("tottime").print_stats(top)
     lines = text.getvalue().splitlines()
     start = next(i for i, line in enumerate(lines) if "function calls" in line)
-    rows = [line.replace(str(cwd) + "/", "").replace(sys.prefix + "/", "") for line in lines[start:] if line.strip()]
+    prefixes = (str(cwd) + "/", sysconfig.get_paths()["stdlib"] + "/", sys.prefix + "/")
+    rows = []
+    for line in lines[start:]:
+        if line.strip():
+            for prefix in prefixes:  # no machine's paths in the entries
+                line = line.replace(prefix, "")
+            rows.append(line)
     return "\n".join(rows)
 
 

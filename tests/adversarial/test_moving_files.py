@@ -106,7 +106,6 @@ def test_file_replaced_by_a_directory_after_the_walk_listed_it_is_never_linked(s
     assert audit_site(site).clean
 
 
-
 def test_file_replaced_by_a_symlink_out_of_the_source_after_the_walk_listed_it_is_never_linked(site, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("never to be published")
