@@ -78,6 +78,7 @@ demo: install
 # BENCH_ARGS=--quick for a short run; see bench/run.py --help.
 bench: install
 	@command -v rsync >/dev/null || ./.ci/install-os-packages rsync
+	@$(BIN)/python -c "import matplotlib" 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:

@@ -11,7 +11,6 @@ import argparse
 import json
 import os
 import platform
-import random
 import shutil
 import statistics
 import subprocess
@@ -24,9 +23,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
+from changes import OnePercent, check  # noqa: E402
 from corpus import make_corpus  # noqa: E402
 from distributed import bench_distributed  # noqa: E402
+from fresh import EXT4, FOLDER, TMPFS, FreshFilesystems  # noqa: E402
 from live import bench_live  # noqa: E402
+from plot import draw  # noqa: E402
 
 PYTHON = sys.executable
 
@@ -112,6 +114,17 @@ class Code:
         return f"{text} @{self.tag}" if self.tag else text
 
 
+def compile_code(code: Code) -> None:
+    """Bytecode for the package and the project, as an install makes it: not compiled anew by every command.
+
+    (With PYTHONDONTWRITEBYTECODE set, no run writes it, and each measured
+    start-up would include compiling every module of the checkout.)
+    """
+    subprocess.run(
+        [PYTHON, "-m", "compileall", "-q", "symlinkmirror", "testproject", "manage.py"], cwd=code.root, check=True
+    )
+
+
 def baseline_worktree(bench_dir: Path, rev: str) -> Code:
     """A detached worktree of rev under bench_dir, made once per commit."""
     commit = subprocess.run(
@@ -166,126 +179,140 @@ class Table:
         return "\n".join(lines)
 
 
-def bench_small(table: Table, bench_dir: Path, count: int, rounds: int, codes: list[Code]) -> None:
-    """Metadata-bound: links only, against cp -as, rsync -a and find -xtype l."""
-    group = f"{count_text(count)} small files"
+def small_env(bench_dir: Path, count: int, mirror: Path) -> tuple[Path, Path, dict[str, str]]:
+    """The small corpus (linked) and 1% as many static files (copied: only media lies within symlink_within)."""
     src = corpus(bench_dir, f"small-{count}", count, small=True)
-    mirror = bench_dir / "mirror-small"
-    cp_dst, rsync_dst, loop_dst = bench_dir / "cp-as", bench_dir / "rsync", bench_dir / "pyloop"
-    env = django_env(bench_dir, src, mirror)
-    times: dict[str, list[float]] = {}
-    rss: dict[str, float] = {}
+    static = corpus(bench_dir, f"static-{count}", max(10, count // 100), small=True)
+    env = django_env(bench_dir, src, mirror, symlink_within=str(src))
+    env["STATIC_ROOT"] = str(static)
+    return src, static, env
 
-    def measure(label: str, argv: list[str], environ: dict[str, str] | None = None, cwd: Path = REPO) -> str:
+
+class Group:
+    """One group's measurements: every run's time and the peak RSS of each command."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.rss: dict[str, float] = {}
+        self.problems: list[str] = []
+
+    def measure(self, label: str, argv: list[str], environ: dict[str, str] | None = None, cwd: Path = REPO) -> str:
         elapsed, peak, out = run(argv, environ, cwd=cwd)
-        times.setdefault(label, []).append(elapsed)
-        rss[label] = max(rss.get(label, 0.0), peak)
+        self.times.setdefault(label, []).append(elapsed)
+        self.rss[label] = max(self.rss.get(label, 0.0), peak)
         return out
 
-    def collect(code: Code, index: int) -> None:
-        remove(mirror)
-        measure(code.label("collectmirror (first run)"), manage("collectmirror", "-v", "0"), env, code.root)
-        measure(code.label("collectmirror (no-op)"), manage("collectmirror", "-v", "0", "--delete"), env, code.root)
-        expected = change_one_percent(src, mirror, seed=index)
-        out = measure(
-            code.label("collectmirror (1% changed)"), manage("collectmirror", "--json", "--delete"), env, code.root
-        )
-        check_caught(json.loads(out), expected)
-        undo_additions(src, expected)
-        run(manage("collectmirror", "-v", "0", "--delete"), env, cwd=code.root)
-        measure("find -xtype l", ["find", str(mirror), "-xtype", "l"])
-        measure(code.label("verifymirror"), manage("verifymirror", "-v", "0"), env, code.root)
 
+def measure_tools(group: Group, fresh: FreshFilesystems, src: Path, static: Path, count: int, step: str) -> None:
+    """The standard tools' first runs, each into a filesystem of its own, and rsync's no-op and find after them."""
+    files = count + count // 100
+    with fresh(files) as fs:
+        if step == "cp":
+            group.measure("cp -as", ["cp", "-as", str(src), str(fs / "cp")])
+        elif step == "loop":
+            group.measure("python scandir+symlink loop", [PYTHON, str(HERE / "pyloop.py"), str(src), str(fs / "loop")])
+        else:
+            dst = fs / "rsync"
+            group.measure("rsync -a (first)", ["rsync", "-a", f"{src}/", f"{dst}/"])
+            group.measure("rsync -a --delete (no-op)", ["rsync", "-a", "--delete", f"{src}/", f"{dst}/"])
+
+
+def measure_code(
+    group: Group, fresh: FreshFilesystems, code: Code, bench_dir: Path, count: int, index: int, one_percent: bool
+) -> None:
+    """collectmirror's first run on a fresh filesystem, then its no-op, the 1% refresh, find and verifymirror there."""
+    with fresh(count + count // 100) as fs:
+        mirror = fs / "mirror"
+        src, static, env = small_env(bench_dir, count, mirror)
+        group.measure(code.label("collectmirror (first run)"), manage("collectmirror", "-v", "0"), env, code.root)
+        group.measure(
+            code.label("collectmirror --delete (no-op)"), manage("collectmirror", "-v", "0", "--delete"), env, code.root
+        )
+        if one_percent:
+            changes = OnePercent(src, static, mirror, seed=index)
+            expected = changes.apply()
+            out = group.measure(
+                code.label("collectmirror (1% changed)"), manage("collectmirror", "--json", "--delete"), env, code.root
+            )
+            changes.undo()
+            problem = check(json.loads(out), expected, code.label("collectmirror"))
+            if problem and not code.tag:
+                raise SystemExit(problem)
+            if problem:
+                group.problems.append(problem)
+            run(manage("collectmirror", "-v", "0", "--delete"), env, cwd=code.root)
+        group.measure("find -xtype l", ["find", str(mirror), "-xtype", "l"])
+        group.measure(code.label("verifymirror"), manage("verifymirror", "-v", "0"), env, code.root)
+
+
+def bench_small(
+    table: Table, bench_dir: Path, fresh: FreshFilesystems, count: int, rounds: int, codes: list[Code]
+) -> None:
+    """Metadata-bound: links (and 1% copies), against cp -as, the Python loop, rsync -a and find -xtype l."""
+    name = f"{count_text(count)} small files"
+    small_env(bench_dir, count, bench_dir / "unused")  # the corpora, made before any timing
+    src, static = bench_dir / f"small-{count}", bench_dir / f"static-{count}"
+    group = Group()
     for index in range(rounds):
-        print(f"  {group}: round {index + 1}/{rounds}", flush=True)
+        print(f"  {name}: round {index + 1}/{rounds}", flush=True)
         steps: list[str | Code] = ["cp", "loop", *codes, "rsync"]
         if index % 2:
             steps.reverse()
         for step in steps:
-            if step == "cp":
-                remove(cp_dst)
-                measure("cp -as", ["cp", "-as", str(src), str(cp_dst)])
-            elif step == "loop":
-                remove(loop_dst)
-                measure("python scandir+symlink loop", [PYTHON, str(HERE / "pyloop.py"), str(src), str(loop_dst)])
-            elif step == "rsync":
-                remove(rsync_dst)
-                measure("rsync -a (first)", ["rsync", "-a", f"{src}/", f"{rsync_dst}/"])
-                measure("rsync -a (no-op)", ["rsync", "-a", f"{src}/", f"{rsync_dst}/"])
+            if isinstance(step, Code):
+                measure_code(group, fresh, step, bench_dir, count, index, one_percent=True)
             else:
-                assert isinstance(step, Code)
-                collect(step, index)
+                measure_tools(group, fresh, src, static, count, step)
 
     def add(label: str, reference: str = "") -> None:
-        table.add(group, label, times[label], rss[label], reference)
+        table.add(name, label, group.times[label], group.rss[label], reference)
 
     add("cp -as")
     add("python scandir+symlink loop", "cp -as")
     add("rsync -a (first)", "cp -as")
-    add("rsync -a (no-op)")
+    add("rsync -a --delete (no-op)")
     add("find -xtype l")
     for code in codes:
         add(code.label("collectmirror (first run)"), "cp -as")
-        add(code.label("collectmirror (no-op)"), "rsync -a (no-op)")
-        add(code.label("collectmirror (1% changed)"), code.label("collectmirror (no-op)"))
+        table.add(
+            name,
+            code.label("collectmirror (first run)"),
+            group.times[code.label("collectmirror (first run)")],
+            group.rss[code.label("collectmirror (first run)")],
+            "python scandir+symlink loop",
+        )
+        add(code.label("collectmirror --delete (no-op)"), "rsync -a --delete (no-op)")
+        add(code.label("collectmirror (1% changed)"), code.label("collectmirror --delete (no-op)"))
         add(code.label("verifymirror"), "find -xtype l")
     for baseline in codes[1:]:
         for text in (
             "collectmirror (first run)",
-            "collectmirror (no-op)",
+            "collectmirror --delete (no-op)",
             "collectmirror (1% changed)",
             "verifymirror",
         ):
-            table.against(group, text, baseline.label(text))
+            table.against(name, text, baseline.label(text))
+    for problem in group.problems:
+        print(f"  note: {problem}", flush=True)
 
 
-def change_one_percent(src: Path, mirror: Path, seed: int) -> dict[str, int]:
-    """Touch 1% of the entries in ways a refresh must catch; return what it must report."""
-    rng = random.Random(seed)
-    links = [Path(dirpath) / name for dirpath, _dirs, names in os.walk(mirror / "media") for name in names]
-    rng.shuffle(links)
-    share = max(3, len(links) // 300)
-    repointed, deleted = links[:share], links[share : 2 * share]
-    for link in repointed:  # a changed link target: must be replaced
-        os.unlink(link)
-        os.symlink(str(links[-1].resolve()), link)
-    for link in deleted:  # a lost entry: must be created again
-        os.unlink(link)
-    added = []
-    for index in range(share):  # a new source file: must be linked
-        path = src / "added" / f"new-{seed}-{index}.txt"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text("new")
-        added.append(path)
-    return {"replaced": len(repointed), "linked": len(deleted) + len(added), "added": len(added)}
-
-
-def undo_additions(src: Path, expected: dict[str, int]) -> None:
-    remove(src / "added")
-
-
-def check_caught(report: dict, expected: dict[str, int]) -> None:
-    totals = report["totals"]
-    if totals["replaced"] != expected["replaced"] or totals["linked"] != expected["linked"]:
-        raise SystemExit(f"The 1% refresh missed changes: expected {expected}, got {totals}")
-
-
-def bench_collectstatic(table: Table, bench_dir: Path, count: int, rounds: int, scale_to: int) -> None:
-    """collectstatic --link on a smaller tree, scaled linearly to scale_to files."""
-    group = f"{scale_to // 1000}k small files"
+def bench_collectstatic(
+    table: Table, bench_dir: Path, fresh: FreshFilesystems, count: int, rounds: int, scale_to: int
+) -> None:
+    """collectstatic --link on a smaller tree (into a fresh filesystem each run), scaled linearly to scale_to files."""
+    group = f"{count_text(scale_to)} small files"
     src = corpus(bench_dir, f"small-{count}", count, small=True)
-    static_root = bench_dir / "collectstatic-root"
-    env = django_env(bench_dir, bench_dir / "empty-static", bench_dir / "unused-mirror")
-    env["STATICFILES_DIRS"] = str(src)
-    env["STATIC_ROOT"] = str(static_root)
     times: list[float] = []
     peak = 0.0
     for _ in range(rounds):
-        remove(static_root)
-        elapsed, rss, _ = run(manage("collectstatic", "--link", "--noinput", "-v", "0"), env)
+        with fresh(count) as fs:
+            env = django_env(bench_dir, bench_dir / "empty-static", fs / "unused-mirror")
+            env["STATICFILES_DIRS"] = str(src)
+            env["STATIC_ROOT"] = str(fs / "collectstatic-root")
+            elapsed, rss, _ = run(manage("collectstatic", "--link", "--noinput", "-v", "0"), env)
         times.append(elapsed * scale_to / count)
         peak = max(peak, rss)
-    table.add(group, f"collectstatic --link (first run, {count // 1000}k scaled)", times, peak, "cp -as")
+    table.add(group, f"collectstatic --link (first run, {count_text(count)} scaled)", times, peak, "cp -as")
 
 
 def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes: list[Code]) -> None:
@@ -293,7 +320,7 @@ def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes
     src = corpus(bench_dir, f"real-{count}", count, small=False)
     size = sum(p.stat().st_size for p in src.rglob("*") if p.is_file())
     group = f"{count_text(count)} files, {size / 1e9:.1f} GB"
-    mirror = bench_dir / "mirror-copies"
+    mirror = bench_dir / f"mirror-copies-{count}"
     nowhere = bench_dir / "no-links-here"
     nowhere.mkdir(exist_ok=True)
     env = django_env(bench_dir, src, mirror, symlink_within=str(nowhere))
@@ -313,6 +340,9 @@ def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes
                 (code.label("verifymirror --checksum"), manage("verifymirror", "-v", "0", "--checksum"), env, code.root)
             )
             steps.append((code.label("verifymirror (size+mtime)"), manage("verifymirror", "-v", "0"), env, code.root))
+        # The comparisons in two threads: what the interpreter lock leaves of overlapping the reads.
+        threaded = manage("verifymirror", "-v", "0", "--checksum", "--workers", "2")
+        steps.append(("verifymirror --checksum --workers 2", threaded, env, REPO))
         if index % 2:
             steps.reverse()
         for label, argv, environ, cwd in steps:
@@ -327,28 +357,63 @@ def bench_checksum(table: Table, bench_dir: Path, count: int, rounds: int, codes
         for text in ("verifymirror --checksum", "verifymirror (size+mtime)"):
             label = code.label(text)
             table.add(group, label, times[label], rss[label], "rsync -anc")
+    label = "verifymirror --checksum --workers 2"
+    table.add(group, label, times[label], rss[label], "rsync -anc")
     for baseline in codes[1:]:
         for text in ("verifymirror --checksum", "verifymirror (size+mtime)"):
             table.against(group, text, baseline.label(text))
 
 
-def bench_scaling(table: Table, bench_dir: Path, counts: list[int]) -> None:
-    """collectmirror first run and no-op at growing N: cost per file should stay flat."""
+def bench_scaling(
+    table: Table, bench_dir: Path, fresh: FreshFilesystems, counts: list[int], rounds: int
+) -> dict[str, dict[int, float]]:
+    """Every command at growing N, each first run on a fresh filesystem: cost per file and peak RSS should stay flat.
+
+    Returns series -> {files: median seconds}, for the plot.
+    """
+    series: dict[str, dict[int, float]] = {}
+    code = Code(REPO)
     for count in counts:
-        group = f"scaling, {count // 1000}k"
-        src = corpus(bench_dir, f"small-{count}", count, small=True)
-        mirror = bench_dir / f"mirror-scale-{count}"
-        env = django_env(bench_dir, src, mirror)
-        remove(mirror)
-        first = run(manage("collectmirror", "-v", "0"), env)
-        noop = run(manage("collectmirror", "-v", "0"), env)
-        verify = run(manage("verifymirror", "-v", "0"), env)
-        table.add(group, "collectmirror (first run)", [first[0]], first[1])
-        table.add(group, "collectmirror (no-op)", [noop[0]], noop[1])
-        table.add(group, "verifymirror", [verify[0]], verify[1])
-        for label, (elapsed, *_rest) in (("first run", first), ("no-op", noop), ("verify", verify)):
-            print(f"  {group}: {label} {elapsed / count * 1e6:.1f} µs per file", flush=True)
-        remove(mirror)
+        name = f"scaling, {count_text(count)}"
+        small_env(bench_dir, count, bench_dir / "unused")
+        src, static = bench_dir / f"small-{count}", bench_dir / f"static-{count}"
+        group = Group()
+        times = rounds if count <= 100_000 else 1
+        for index in range(times):
+            print(f"  {name}: round {index + 1}/{times}", flush=True)
+            steps: list[str] = ["cp", "loop", "code", "rsync"]
+            for step in reversed(steps) if index % 2 else steps:
+                if step == "code":
+                    measure_code(group, fresh, code, bench_dir, count, index, one_percent=False)
+                else:
+                    measure_tools(group, fresh, src, static, count, step)
+        references = {
+            "collectmirror (first run)": "cp -as",
+            "collectmirror --delete (no-op)": "rsync -a --delete (no-op)",
+            "verifymirror": "find -xtype l",
+            "python scandir+symlink loop": "cp -as",
+        }
+        for label in (
+            "cp -as",
+            "python scandir+symlink loop",
+            "collectmirror (first run)",
+            "rsync -a --delete (no-op)",
+            "collectmirror --delete (no-op)",
+            "find -xtype l",
+            "verifymirror",
+        ):
+            table.add(name, label, group.times[label], group.rss[label], references.get(label, ""))
+            median = statistics.median(group.times[label])
+            series.setdefault(label, {})[count] = median
+            print(f"  {name}: {label} {median / count * 1e6:.1f} µs per file, {group.rss[label]:.0f} MB", flush=True)
+        table.add(
+            name,
+            "collectmirror (first run)",
+            group.times["collectmirror (first run)"],
+            group.rss["collectmirror (first run)"],
+            "python scandir+symlink loop",
+        )
+    return series
 
 
 def bench_generations(table: Table, bench_dir: Path, count: int, rounds: int) -> None:
@@ -420,6 +485,16 @@ def main() -> None:
     parser.add_argument("--real-files", type=int, default=20_000, help="Realistic-size corpus (default 20000).")
     parser.add_argument("--collectstatic-files", type=int, default=10_000, help="collectstatic's smaller corpus.")
     parser.add_argument("--scale", default="10000,100000,1000000", help="Scaling counts, comma-separated.")
+    parser.add_argument(
+        "--scale-rounds", type=int, default=3, help="Rounds per scaling count up to 100k (default 3; above, one)."
+    )
+    parser.add_argument("--plot", default=None, help="Where the scaling plot goes (default: scaling.png in --dir).")
+    parser.add_argument(
+        "--filesystem",
+        choices=["auto", "ext4", "tmpfs", "folder"],
+        default="auto",
+        help="Where first runs write: a fresh ext4 image or tmpfs per measurement (as root), or a folder (default auto).",
+    )
     parser.add_argument("--quick", action="store_true", help="A small, fast run: 10k files, 3 rounds, no 1M scaling.")
     parser.add_argument(
         "--baseline",
@@ -435,7 +510,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.files, args.rounds, args.real_files, args.collectstatic_files = 10_000, 3, 2_000, 2_000
-        args.scale = "10000,50000"
+        args.scale, args.scale_rounds = "10000,30000", 1
     for tool in ("rsync", "cp", "find", "sha256sum"):
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is missing: `make bench` installs it (see .ci/install-os-packages).")
@@ -443,27 +518,40 @@ def main() -> None:
     bench_dir.mkdir(parents=True, exist_ok=True)
     table = Table()
     started = time.monotonic()
-    print(f"Benchmarking on {machine()}", flush=True)
+    kinds = {"ext4": EXT4, "tmpfs": TMPFS, "folder": FOLDER, "auto": None}
+    fresh = FreshFilesystems(bench_dir, kinds[args.filesystem])
+    print(f"Benchmarking on {machine()}; first runs write to a {fresh.kind} filesystem each", flush=True)
     parts = set(args.parts.split(","))
     codes = [Code(REPO)]
     if args.baseline:
         codes.append(baseline_worktree(bench_dir, args.baseline))
         print(f"Against the baseline {codes[1].tag}, in {codes[1].root}", flush=True)
+    for code in codes:
+        compile_code(code)
     if "small" in parts:
-        bench_small(table, bench_dir, args.files, args.rounds, codes)
+        bench_small(table, bench_dir, fresh, args.files, args.rounds, codes)
     if "collectstatic" in parts:
         if "small" not in parts:  # its ratio is to cp -as, measured there
             raise SystemExit("--parts collectstatic needs small too.")
-        bench_collectstatic(table, bench_dir, args.collectstatic_files, max(1, args.rounds // 2), args.files)
+        bench_collectstatic(table, bench_dir, fresh, args.collectstatic_files, max(1, args.rounds // 2), args.files)
     if "checksum" in parts:
         bench_checksum(table, bench_dir, args.real_files, args.rounds, codes)
+    plotted = ""
     if "scaling" in parts:
-        bench_scaling(table, bench_dir, [int(n) for n in args.scale.split(",") if n])
+        counts = [int(n) for n in args.scale.split(",") if n]
+        series = bench_scaling(table, bench_dir, fresh, counts, args.scale_rounds)
+        (bench_dir / "scaling.json").write_text(json.dumps(series, indent=2))
+        plot = Path(args.plot) if args.plot else bench_dir / "scaling.png"
+        title = f"{machine()}; first runs on a {fresh.kind} filesystem each"
+        plotted = f"Plot: {plot}" if draw(series, plot, title) else "No plot: matplotlib is missing (the bench extra)."
     if "generations" in parts:
         bench_generations(table, bench_dir, args.files, args.rounds)
     live = bench_live(bench_dir) if "live" in parts else ""  # bench/live.py: delays and idle CPU, its own table
     shards = bench_distributed(bench_dir) if "distributed" in parts else ""  # bench/distributed.py: its own table
-    text = f"Machine: {machine()}; warm cache; medians of the runs shown.\n\n{table.render()}\n"
+    text = (
+        f"Machine: {machine()}; warm cache; medians of the runs shown; "
+        f"every first run writes to a {fresh.kind} filesystem made for it.\n\n{table.render()}\n"
+    )
     text += f"\n{live}" if live else ""
     text += f"\n{shards}" if shards else ""
     if args.baseline:
@@ -471,6 +559,8 @@ def main() -> None:
     (bench_dir / "results.md").write_text(text)
     print()
     print(text)
+    if plotted:
+        print(plotted)
     print(f"(benchmark took {time.monotonic() - started:.0f} s; table saved to {bench_dir / 'results.md'})")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import collections
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +22,11 @@ from .vocab import Action, EntryKind, FileType, Outcome, Verdict
 Events = list[FileEvent]
 # Looked up once: an enum member read through its class is slow on Python 3.11, and these run per file.
 _OK, _FILE = Verdict.OK, FileType.FILE
+_REPLACED, _COPIED, _LINKED = Outcome.REPLACED, Outcome.COPIED, Outcome.LINKED
+_SYMLINK, _HARDLINK, _COPY = EntryKind.SYMLINK, EntryKind.HARDLINK, EntryKind.COPY
+_REPLACE, _NOT_A_FILE = Action.REPLACE, Verdict.NOT_A_FILE
+# A path of fewer characters than this is shorter than PATH_MAX bytes, whatever it holds: no need to encode it.
+_SURELY_SHORT = entries.PATH_MAX // 4 - 1
 
 
 class Applier:
@@ -157,19 +162,21 @@ class Applier:
     def _put(self, step: Step) -> Events:
         pair = step.pair
         events: Events = []
-        replace = step.action is Action.REPLACE
-        if step.verdict is Verdict.NOT_A_FILE and pair.dst is not None and pair.dst.kind is FileType.DIRECTORY:
+        replace = step.action is _REPLACE
+        if step.verdict is _NOT_A_FILE and pair.dst is not None and pair.dst.kind is FileType.DIRECTORY:
             events += self._delete(Step(pair, step.verdict, Action.DELETE, "a directory where a file belongs"))
         if self.dry_run:
             made = step.made
         else:
-            assert pair.directory is not None
-            entries.check_path_length(os.path.join(pair.directory.real, pair.base))
-            made = self._publish(step, pair.directory.fd(create=True), replace)
+            directory = pair.directory
+            assert directory is not None
+            if len(directory.real) + len(pair.base) >= _SURELY_SHORT:  # a character is at most 4 bytes
+                entries.check_path_length(os.path.join(directory.real, pair.base))
+            made = self._publish(step, directory.fd(create=True), replace)
         if replace:
-            events.append(self.event(Outcome.REPLACED, step, step.verdict, made=made))
+            events.append(self.event(_REPLACED, step, step.verdict, made=made))
         else:
-            events.append(self.event(Outcome.COPIED if made is EntryKind.COPY else Outcome.LINKED, step, made=made))
+            events.append(self.event(_COPIED if made is _COPY else _LINKED, step, made=made))
         return events
 
     def _publish(self, step: Step, dir_fd: int, replace: bool) -> EntryKind:
@@ -177,34 +184,35 @@ class Applier:
         pair = step.pair
         src = pair.src
         assert src is not None
-        no_symlinks = step.made is EntryKind.SYMLINK and self.mirror._symlinks_unsupported
-        if step.made is not EntryKind.COPY and src.real_path is not None and not no_symlinks:
+        no_symlinks = step.made is _SYMLINK and self.mirror._symlinks_unsupported
+        if step.made is not _COPY and src.real_path is not None and not no_symlinks:
             try:
                 return self._link(step, src.real_path, dir_fd, replace)
             except OSError as exc:
-                cannot = CANNOT_HARDLINK if step.made is EntryKind.HARDLINK else CANNOT_SYMLINK
+                cannot = CANNOT_HARDLINK if step.made is _HARDLINK else CANNOT_SYMLINK
                 if exc.errno not in cannot:
                     raise
-                if step.made is EntryKind.SYMLINK and not self.mirror._no_symlinks(exc):
+                if step.made is _SYMLINK and not self.mirror._no_symlinks(exc):
                     raise  # this name's failure (an immutable directory), not the filesystem's
         self._copy(pair, dir_fd, replace)
-        return EntryKind.COPY
+        return _COPY
 
     def _link(self, step: Step, real_path: str, dir_fd: int, replace: bool) -> EntryKind:
         # The walk listed it a moment ago: it may be gone, or be a directory
         # now, whose link would publish every file in it (ignored ones too).
-        st = entries.require_regular_file(real_path)
         pair = step.pair
+        assert pair.src is not None
+        st = pair.src.regular()
         if not replace:
             try:
-                if step.made is EntryKind.HARDLINK:
+                if step.made is _HARDLINK:
                     entries.hardlink_new(real_path, pair.base, dir_fd)
                 else:
                     entries.symlink_new(wanted_target(pair, self.rules.style), pair.base, dir_fd, link_stamp(st))
                 return step.made  # type: ignore[return-value]
             except FileExistsError:
                 pass  # made meanwhile: replace it
-        if step.made is EntryKind.HARDLINK:
+        if step.made is _HARDLINK:
             tmp = entries.stage_hardlink(real_path, dir_fd)
         else:
             tmp = entries.stage_symlink(wanted_target(pair, self.rules.style), dir_fd, link_stamp(st))
@@ -223,6 +231,25 @@ class Applier:
             with src.open() as content:
                 tmp = entries.stage_copy(dir_fd, content=content, mode=entries.django_file_mode(fpm), mtime_ns=mtime_ns)
         _commit(tmp, pair.base, dir_fd, replace=replace)
+
+
+def decide_all(
+    items: Iterable[Pair | Settled], decide: Callable[[Pair], Step], workers: int
+) -> Iterator[Step | Settled]:
+    """Each pair's step (and what the walk settled) in walk order, the files' decided in workers threads."""
+    pending: collections.deque[Future[Step | Settled]] = collections.deque()
+    with ThreadPoolExecutor(workers) as pool:
+        for item in items:
+            if not isinstance(item, Settled) and _is_file(item):
+                pending.append(pool.submit(decide, item))
+            else:
+                done: Future[Step | Settled] = Future()
+                done.set_result(item if isinstance(item, Settled) else decide(item))
+                pending.append(done)
+            while len(pending) > workers * 64:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 def _commit(tmp: str, base: str, dir_fd: int, *, replace: bool) -> None:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from functools import partial
 
 from . import generation_audit, generational, plan
-from .apply import Applier
+from .apply import Applier, decide_all
 from .directories import Directory
 from .finisher import Finisher, Progress
 from .journal import Record, journaled
@@ -234,14 +234,14 @@ class _Run:
     def steps(self) -> Iterator[plan.Step | Settled]:
         """verify()'s steps: each source's (and a generational source's structure's), then the unmanaged entries'."""
         context = self.context(None, None)
-        scope = self.scope
+        scope, workers = self.scope, self.options.workers
         for source in self.sources:
             audited = generation_audit.audit(context, source) if scope is None else None
             if audited is not None:
                 yield from audited
                 continue
             for walk in self._walks(source):
-                yield from decided(walk, context.decide)
+                yield from decided(walk, context.decide, workers)
                 self._hand_back(walk)
         if scope is None or scope.unmanaged:
             yield from map(context.decide, unmanaged(self.root, self.mirror, self.prefixes))
@@ -346,7 +346,12 @@ def _ignore(_value: object) -> None:
     pass
 
 
-def decided(items: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step]) -> Iterator[plan.Step | Settled]:
-    """Each pair's step, and what the walk settled as it is."""
+def decided(
+    items: Iterable[Pair | Settled], decide: Callable[[Pair], plan.Step], workers: int = 1
+) -> Iterator[plan.Step | Settled]:
+    """Each pair's step, and what the walk settled as it is; files decided in threads when workers > 1."""
+    if workers > 1:
+        yield from decide_all(items, decide, workers)
+        return
     for item in items:
         yield item if isinstance(item, Settled) else decide(item)

@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import io
 import os
 import stat
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -32,6 +34,8 @@ CANNOT_EXIST = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno
 READ_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 CHUNK = 1 << 20
+# Compared a piece at a time: a buffer the size of a CPU's L2 cache is read into twice as fast as one of 1 MiB.
+COMPARE_CHUNK = 1 << 17
 PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
 
 
@@ -254,15 +258,52 @@ def same_bytes(source: Any, base: str, dir_fd: int) -> bool:
     No hash: comparing the bytes is both stronger (no collisions) and cheaper
     than hashing both sides, and it stops at the first difference. The mirror
     side is opened with O_NOFOLLOW and O_NONBLOCK: a FIFO swapped in raises.
+    A local source is read into this thread's two buffers, never into a new
+    object per chunk (a fresh MiB is a fresh mapping, faulted in page by page).
     """
     fd, _st = open_regular(base, dir_fd, follow=False)
     with os.fdopen(fd, "rb", buffering=0) as copy:
+        if not isinstance(source, io.FileIO):
+            return _same_chunks(source, copy)
+        ours, theirs = _buffers()
         while True:
-            ours, theirs = source.read(CHUNK), copy.read(CHUNK)
-            if ours != theirs:
+            read = _fill(source, ours)
+            if read != _fill(copy, theirs):
                 return False
-            if not ours:
-                return True
+            if read < COMPARE_CHUNK:
+                return ours[:read] == theirs[:read]
+            if ours != theirs:  # whole buffers: one memcmp, no copy
+                return False
+
+
+def _same_chunks(source: Any, copy: io.FileIO) -> bool:
+    while True:
+        ours, theirs = source.read(CHUNK), copy.read(CHUNK)
+        if ours != theirs:
+            return False
+        if not ours:
+            return True
+
+
+def _fill(stream: io.FileIO, buffer: bytearray) -> int:
+    """Read until buffer is full or the file ends; the bytes read."""
+    view, got = memoryview(buffer), 0
+    while got < len(buffer):
+        read = stream.readinto(view[got:])
+        if not read:
+            break
+        got += read
+    return got
+
+
+_LOCAL = threading.local()
+
+
+def _buffers() -> tuple[bytearray, bytearray]:
+    buffers: tuple[bytearray, bytearray] | None = getattr(_LOCAL, "buffers", None)
+    if buffers is None:
+        buffers = _LOCAL.buffers = (bytearray(COMPARE_CHUNK), bytearray(COMPARE_CHUNK))
+    return buffers
 
 
 def is_temp(base: str) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+from stat import S_ISREG
 from typing import Any
 
 from .directories import Directory
@@ -75,6 +77,19 @@ class SourceEntry:
             return st.st_size, st.st_mtime_ns
         modified = self._storage.get_modified_time(self._rel)
         return self._storage.size(self._rel), int(modified.timestamp() * 1_000_000) * 1000
+
+    def regular(self) -> Any:
+        """The file's stat, which must show a regular file still: a link to a directory would publish it all.
+
+        Read relative to the source directory's descriptor where the walk listed
+        it (no path walked again), once: the stat the plan read, if it read one.
+        """
+        st = self._stat()
+        if st is None:
+            raise OSError(errno.EINVAL, "The source has no local file", self._rel)
+        if not S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "The source is no longer a regular file", self.real_path)
+        return st
 
     def link_stamp(self) -> int:
         """What the mirror symlink to this file records of it (paths.link_stamp): a local file's ctime."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
@@ -42,3 +44,14 @@ class RemoteStorage(Storage):
 
     def exists(self, name):
         return name in self.files
+
+
+class SlowRemoteStorage(RemoteStorage):
+    """A remote storage whose downloads take a while, as over a network: records the thread of each one."""
+
+    threads: set[int] = set()
+
+    def open(self, name, mode="rb"):
+        SlowRemoteStorage.threads.add(threading.get_ident())
+        time.sleep(0.05)
+        return super().open(name, mode)

@@ -427,6 +427,28 @@ def test_checksum_finds_a_copy_with_the_same_size_and_mtime_but_other_bytes(copi
     assert audit_mirror(checksum=True).clean
 
 
+@pytest.mark.parametrize(
+    ("offset", "clean"),
+    [(None, True), (0, False), ((1 << 17) - 1, False), (1 << 17, False), ((5 << 19) - 1, False)],
+    ids=["equal", "first-byte", "end-of-first-chunk", "start-of-second-chunk", "last-byte"],
+)
+def test_checksum_compares_every_byte_of_a_file_longer_than_a_chunk(copies, offset, clean):
+    data = bytes(range(256)) * (5 << 11)  # 2.5 MiB: whole chunks of 128 KiB (and of 1 MiB) and a half one
+    (copies.media / "big.bin").write_bytes(data)
+    collect()
+    entry = copies.mirror / "media" / "big.bin"
+    if offset is not None:
+        mtime_ns = entry.stat().st_mtime_ns
+        changed = bytearray(data)
+        changed[offset] ^= 0xFF
+        entry.write_bytes(bytes(changed))
+        os.utime(entry, ns=(mtime_ns, mtime_ns))
+
+    result = audit_mirror(checksum=True)
+
+    assert result.clean is clean
+
+
 # not-a-file
 
 

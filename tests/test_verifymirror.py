@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from symlinkmirror import engine
 from symlinkmirror.report import Finding
 from tests.conftest import manage_env
+from tests.remote import SlowRemoteStorage
 
 MANAGE = Path(__file__).resolve().parent.parent / "manage.py"
 
@@ -689,3 +690,54 @@ def test_fix_while_another_run_holds_the_lock_exits_75(tree):
         call_command("verifymirror", "--fix", stdout=io.StringIO(), stderr=io.StringIO())
 
     assert caught.value.returncode == 75
+
+
+# --checksum compares in threads.
+
+
+@pytest.fixture
+def slow_remote(settings, mirror_in_tmp_path):
+    """Six files of a remote source whose every download takes 50 ms, collected as copies."""
+    files = {f"f{index}.txt": f"file {index}" for index in range(6)}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "remote": {"BACKEND": "tests.remote.SlowRemoteStorage", "OPTIONS": {"files": files}},
+    }
+    settings.SYMLINKMIRROR_SOURCES = {"remote": {"storage": "remote", "prefix": "remote"}}
+    collect()
+    SlowRemoteStorage.threads.clear()
+    return mirror_in_tmp_path
+
+
+def test_checksum_with_workers_compares_in_several_threads(slow_remote):
+    lines, _err = verify("--checksum", "--workers", "3")
+
+    assert len(SlowRemoteStorage.threads) > 1
+    assert lines[-1] == "6 files checked: the mirror is clean."
+
+
+def test_checksum_compares_in_one_thread_by_default(slow_remote):
+    verify("--checksum")
+
+    assert len(SlowRemoteStorage.threads) == 1
+
+
+def test_checksum_in_threads_reports_findings_in_name_order(slow_remote):
+    for index in (4, 1):
+        entry = slow_remote.mirror / "remote" / f"f{index}.txt"
+        mtime_ns = entry.stat().st_mtime_ns
+        entry.write_text(f"FILE {index}")
+        os.utime(entry, ns=(mtime_ns, mtime_ns))
+
+    lines, _err, _error = verify_failing("--checksum", "--workers", "3", "-v", "2")
+
+    assert lines[:3] == [
+        "stale-copy (2):",
+        "  'remote/f1.txt': the copy differs from its source",
+        "  'remote/f4.txt': the copy differs from its source",
+    ]
+
+
+def test_workers_must_be_positive(slow_remote):
+    with pytest.raises(CommandError, match=r"^--workers must be 1 or more\.$"):
+        verify("--workers", "0")

@@ -119,7 +119,11 @@ class Publisher:
             self.list_change(event)
         if event.action is Outcome.FAILED:
             self.command.stderr.write(event.message)
-        elif not self.as_json and self.verbosity >= (1 if self.show_changes and _shown(event) else event.level):
+        elif (
+            self.verbosity  # every message has a level of 1 or more: at 0, none is worked out
+            and not self.as_json
+            and self.verbosity >= (1 if self.show_changes and _shown(event) else event.level)
+        ):
             self.command.stdout.write(event.message)
 
     def list_change(self, event: FileEvent) -> None:

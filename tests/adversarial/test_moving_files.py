@@ -106,6 +106,23 @@ def test_file_replaced_by_a_directory_after_the_walk_listed_it_is_never_linked(s
     assert audit_site(site).clean
 
 
+def test_file_replaced_by_a_symlink_out_of_the_source_after_the_walk_listed_it_is_never_linked(site, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("never to be published")
+
+    def swap() -> None:
+        (site.media / "b.jpg").unlink()
+        (site.media / "b.jpg").symlink_to(secret)
+
+    hook, _seen = when_mirrored({"media/a.jpg": swap})
+
+    report = engine.collect(site.sources, site.mirror, on_event=hook)
+
+    assert report.errors == [("media", "media/b.jpg", "The source is no longer a regular file")]
+    # A link to media/b.jpg would now be a link through it, to the secret.
+    assert not os.path.lexists(site.mirror_dir / "media" / "b.jpg")
+
+
 def test_source_directory_deleted_while_the_run_is_inside_it(site):
     for name in "xyz":
         write(site.static / "sub" / f"{name}.css", name.encode())

@@ -39,6 +39,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Apply the plan the findings come from (which deletes orphans), list each change, then verify again.",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            metavar="N",
+            help=(
+                "Compare entries in N threads (helps --checksum with large files or a remote storage; on small "
+                "local files the threads contend for the interpreter and one is quicker). Defaults to 1."
+            ),
+        )
         add_distributed_arguments(parser)
         add_changed_urls_argument(parser)
         add_purge_argument(parser, after="--fix has repaired the mirror")
@@ -49,11 +59,14 @@ class Command(BaseCommand):
             raise CommandError("--changed-urls lists what --fix changes: pass --fix too, or leave it out.")
         if options["purge"] and not options["fix"]:
             raise CommandError("--purge purges what --fix changes: pass --fix too, or leave it out.")
+        workers = options["workers"]
+        if workers < 1:
+            raise CommandError("--workers must be 1 or more.")
         self.distributed = distributed_runner(options, "verify")
         lists = bool(options["changed_urls"] or options["as_json"] or options["purge"] or verbosity >= 1)
         self.repair = distributed_runner(options, "collect", lists=lists)
         sources, mirror = resolve(options)
-        chosen = run_options(options)
+        chosen = run_options(options, workers=workers)
         result = self.verify(sources, mirror, chosen, verbosity)
         before, fixed, publisher_changes, purged = result, None, [], None
         if options["fix"] and not result.clean:
