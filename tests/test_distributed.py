@@ -245,6 +245,11 @@ def leased_worker_pid(database: Path, timeout: float = 60) -> int:
     pytest.fail("no worker took a shard")
 
 
+# Slow enough that a run outlasts the test's moves against it: it is killed long before it ends.
+SLOWER_STORAGES = {
+    "BACKEND": "testproject.storages.LatencyFileSystemStorage",
+    "OPTIONS": {"latency": 0.2},
+}
 SLOW_STORAGES = {
     "BACKEND": "testproject.storages.LatencyFileSystemStorage",
     "OPTIONS": {"latency": 0.03},
@@ -303,10 +308,10 @@ def _storages(mirror: Path, default: dict | None = None) -> dict:
 @pytest.mark.parametrize("lock", ["file", "database"])
 def test_a_second_coordinator_fails_at_once_with_status_75(tmp_path, lock):
     with fleet_on(tmp_path, sqlite(tmp_path), SYMLINKMIRROR_LOCK=lock, SYMLINKMIRROR_LEASE_SECONDS=6) as fleet:
-        fleet.settings["STORAGES"] = _storages(tmp_path / "distributed", default=SLOW_STORAGES)
+        fleet.settings["STORAGES"] = _storages(tmp_path / "distributed", default=SLOWER_STORAGES)
         fleet.start_workers(1)
         first = subprocess.Popen(
-            [*MANAGE, "collectmirror", "--distributed", "--shards", "8"],
+            [*MANAGE, "collectmirror", "--distributed", "--shards", "4"],
             cwd=REPO,
             env=fleet.env("distributed"),
             stdout=subprocess.PIPE,
@@ -320,17 +325,18 @@ def test_a_second_coordinator_fails_at_once_with_status_75(tmp_path, lock):
         assert "locked" in second.stderr and time.monotonic() - started < 30
         single = fleet.manage("distributed", "collectmirror", check=False)
         assert single.returncode == 75
-        first.send_signal(signal.SIGKILL)  # a coordinator that dies
+        first.send_signal(signal.SIGKILL)  # a coordinator that dies, and its fleet with it
         first.communicate()
         killed = time.monotonic()
+        for worker in fleet.workers:
+            worker.kill()
+        fleet.stop_workers()
         fast = _storages(tmp_path / "distributed")
         if lock == "database":
             # Its lease row outlives it until it expires, then the mirror is free again.
             assert fleet.manage("distributed", "collectmirror", check=False, STORAGES=fast).returncode == 75
             time.sleep(max(0.0, 6.5 - (time.monotonic() - killed)))
-        again = fleet.manage(
-            "distributed", "collectmirror", "--distributed", "--shards", "4", check=False, STORAGES=fast
-        )
+        again = fleet.manage("distributed", "collectmirror", "--delete", check=False, STORAGES=fast)
         assert again.returncode == 0, again.stderr
         audit = fleet.manage("distributed", "verifymirror", "--json", STORAGES=fast)
         assert json.loads(audit.stdout)["clean"] is True
