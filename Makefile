@@ -23,24 +23,27 @@ install: $(STAMP)
 os-packages:
 	@PATH="$$PATH:/usr/sbin:/sbin"; command -v nginx >/dev/null && command -v varnishd >/dev/null && command -v mkfs.vfat >/dev/null && command -v fusefat >/dev/null && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || ./.ci/install-os-packages
 
-# Our suite and Django's contract suites run side by side (much of ours waits on processes
-# and sockets, not the CPU), each group's output shown whole when it ends.
+# One lane per entry of the matrix, the three side by side (much of our suite waits on
+# processes and sockets, not the CPU): each runs our suite, then Django's contract suites,
+# and its output is shown whole when it ends.
 # NOX_ARGS='-s "tests-3.12(django=\'6\')"' runs one entry; tests/django_contract explains the contract.
 test: install os-packages
 ifdef NOX_ARGS
 	$(BIN)/nox $(NOX_ARGS)
 else
 	$(BIN)/nox --install-only
-	$(MAKE) --no-print-directory -j2 --output-sync=target test-suite test-contract
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-lane-3.11 test-lane-3.12 test-lane-3.13
 endif
 
 # Each session's virtualenv is built above, one at a time (editable installs of this
-# project must not race); the two groups then reuse them.
-.PHONY: test-suite test-contract
-test-suite:
-	$(BIN)/nox --no-install -k tests
-test-contract:
-	$(BIN)/nox --no-install -k contract
+# project must not race); the lanes then reuse them.
+.PHONY: test-lane-3.11 test-lane-3.12 test-lane-3.13
+test-lane-3.11:
+	$(BIN)/nox --no-install -s "tests(python='3.11', django='5.2')" "contract(python='3.11', django='5.2')"
+test-lane-3.12:
+	$(BIN)/nox --no-install -s "tests(python='3.12', django='6')" "contract(python='3.12', django='6')"
+test-lane-3.13:
+	$(BIN)/nox --no-install -s "tests(python='3.13', django='6')" "contract(python='3.13', django='6')"
 
 lint: install
 	$(BIN)/ruff check .
