@@ -279,3 +279,22 @@ def test_a_run_whose_database_lease_was_taken_over_is_told_so(settings, tmp_path
             with pytest.raises(MirrorLocked, match="expired before it could renew it"):
                 check_held()
     check_held()  # both released: nothing held, nothing lost
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unmanaged_entries_are_audited_once_beside_a_source_that_keeps_generations(mirror_in_tmp_path, settings):
+    """The whole run of the generational source audits the entries outside every prefix; the crown must not again."""
+    settings.SYMLINKMIRROR_SOURCES = {
+        "media": {"storage": "default", "prefix": "media", "generations": 2},
+        "static": {"storage": "staticfiles", "prefix": "static"},
+    }
+    tree(mirror_in_tmp_path.media, {"a": {"1": "1"}})
+    tree(mirror_in_tmp_path.static, {"css": {"site.css": "body {}"}})
+    call_command("collectmirror", "-v", "0")
+    os.symlink("/etc/hostname", mirror_in_tmp_path.mirror / "stray.txt")
+    sources, mirror = engine.configured_sources(), engine.mirror_storage()
+    single = engine.verify(sources, mirror)
+    spread = distributed.verify(sources, mirror, shards=2)
+    assert [(f.category, f.name) for f in single.findings] == [("escaping-link", "stray.txt")]
+    assert [(f.category, f.name) for f in spread.findings] == [("escaping-link", "stray.txt")]
+    assert spread.checked == single.checked == 2
