@@ -122,13 +122,11 @@ class Coordinator:
                 report.errors += whole.errors
                 report.generations += whole.generations
             with self._run() as run:
-                cuts = [sharding.cut(source, self.target, self.options.ignore_patterns) for source in self.parted]
-                # The entries outside every prefix are audited once: by the whole run, when there is one.
-                crown = Scope(tuple(c.crown for c in cuts), unmanaged=not self.whole, clear=self.options.clear)
+                crown, shards = self._cut(clear=self.options.clear)
                 top = engine.collect(self.parted, self.mirror, self.options, scope=crown, lock=False, on_event=on_event)
                 _merge_counts(report, top.counts)
                 report.errors += top.errors
-                self._wait(run, [part for c in cuts for part in c.shards], on_progress)
+                self._wait(run, shards, on_progress)
                 for shard in run.shards.order_by("id"):
                     _merge_counts(report, (shard.result or {}).get("counts", {}))
                     if shard.state == Shard.State.FAILED:
@@ -145,22 +143,11 @@ class Coordinator:
         result = Verification()
         started = time.monotonic()
         if self.whole:
-            whole = engine.verify(self.whole, self.mirror, self.options)
-            result.checked += whole.checked
-            result.findings += whole.findings
-            result.notes += whole.notes
+            _add_verification(result, engine.verify(self.whole, self.mirror, self.options))
         with self._run() as run:
-            cuts = [sharding.cut(source, self.target, self.options.ignore_patterns) for source in self.parted]
-            top = engine.verify(
-                self.parted,
-                self.mirror,
-                self.options,
-                scope=Scope(tuple(c.crown for c in cuts), unmanaged=not self.whole),
-            )
-            result.checked += top.checked
-            result.findings += top.findings
-            result.notes += top.notes
-            self._wait(run, [part for c in cuts for part in c.shards], on_progress)
+            crown, shards = self._cut()
+            _add_verification(result, engine.verify(self.parted, self.mirror, self.options, scope=crown))
+            self._wait(run, shards, on_progress)
             for shard in run.shards.order_by("id"):
                 document = shard.result or {}
                 result.checked += document.get("checked", 0)
@@ -173,6 +160,13 @@ class Coordinator:
         result.notes.sort(key=lambda finding: finding.name)
         result.duration = time.monotonic() - started
         return result
+
+    def _cut(self, *, clear: bool = False) -> tuple[Scope, list[Part]]:
+        """The crown's scope, run here, and the shards' parts, run by workers."""
+        cuts = [sharding.cut(source, self.target, self.options.ignore_patterns) for source in self.parted]
+        # The entries outside every prefix are audited once: by the whole run, when there is one.
+        crown = Scope(tuple(c.crown for c in cuts), unmanaged=not self.whole, clear=clear)
+        return crown, [part for c in cuts for part in c.shards]
 
     # The run's rows, and the lock held while they live.
 
@@ -327,6 +321,12 @@ def _made(value: str) -> EntryKind | str:
 
 def _lease() -> timedelta:
     return timedelta(seconds=2 * lease_seconds())
+
+
+def _add_verification(result: Verification, other: Verification) -> None:
+    result.checked += other.checked
+    result.findings += other.findings
+    result.notes += other.notes
 
 
 def _merge_counts(report: Report, counts: dict[str, Any]) -> None:
